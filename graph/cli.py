@@ -1,0 +1,97 @@
+"""The `dkg` command: one click group whose verbs live beside the code they drive.
+
+Commands are imported only when run (click's lazy-group pattern), so `dkg --help` starts in
+milliseconds. Errors are mapped to exit codes here and nowhere else: 0 fine, 1 the data is wrong,
+2 it could not run; never a traceback (set DKG_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+# verb -> (module, attribute, one-line help shown by `dkg --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": ("graph.build", "check_command", "Check extract/ and ontology/; report every problem."),
+    "build": ("graph.build", "build_command", "Check, compile and write the graph to the build folder."),
+    "schema": ("graph.schema", "schema_command", "Write (or verify) the JSON Schemas editors use for extract/."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when the command is used."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        command = getattr(importlib.import_module(module), attr)
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from graph.errors import DataError, DkgError, ExitCode
+
+        try:
+            return super().invoke(ctx)
+        except DataError as exc:
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
+            click.echo(f"{len(exc.problems)} problem(s) found", err=True)
+            ctx.exit(int(exc.exit_code))
+        except DkgError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(int(exc.exit_code))
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except KeyboardInterrupt:
+            click.echo("interrupted; the previous build, if any, is untouched", err=True)
+            ctx.exit(130)
+        except BrokenPipeError:
+            sys.stderr.close()
+            ctx.exit(int(ExitCode.OK))
+        except Exception as exc:  # the CLI boundary: report, never a traceback
+            if os.environ.get("DKG_DEBUG"):
+                raise
+            click.echo(f"internal error: {type(exc).__name__}: {exc} (set DKG_DEBUG=1 for details)", err=True)
+            ctx.exit(int(ExitCode.RUN))
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--project",
+    "-C",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Project folder (holding extract/ and ontology/). Default: found from the current folder.",
+)
+@click.version_option(package_name="dkg")
+@click.pass_context
+def main(ctx: click.Context, project: Path | None) -> None:
+    """dkg: a knowledge graph of Dutch defence-industry financing, from parliamentary documents.
+
+    Every edge comes from a claim with its source document, locator and verbatim quote.
+    """
+    from graph.constants import project_root
+
+    ctx.obj = {"root": project.resolve() if project else project_root()}
+
+
+def root_of(ctx: click.Context) -> Path:
+    """The project folder chosen on the command line."""
+    root = ctx.find_root().obj["root"]
+    assert isinstance(root, Path)
+    return root

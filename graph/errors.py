@@ -1,0 +1,70 @@
+"""The project's exceptions and the problem records that checks report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    """Exit codes of the CLI, as pySHACL uses them: fine, data wrong, could not run."""
+
+    OK = 0
+    DATA = 1
+    RUN = 2
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the input, located as precisely as we can."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+    message: str = ""
+    severity: str = "ERROR"
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line:
+            where += f":{self.line}"
+            if self.col:
+                where += f":{self.col}"
+        return f"{self.severity} {where} {self.message}"
+
+
+class DkgError(Exception):
+    """Base of all errors the CLI turns into a message and an exit code."""
+
+    exit_code = ExitCode.RUN
+
+
+class RunError(DkgError):
+    """The tool could not run: missing files, no build yet, a server that does not answer."""
+
+    exit_code = ExitCode.RUN
+
+
+class DataError(DkgError):
+    """The data is wrong; carries every problem found."""
+
+    exit_code = ExitCode.DATA
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__(f"{len(problems)} problem(s) found")
+
+
+class QueryError(DkgError):
+    """A SPARQL query is malformed, or was stopped by the timeout."""
+
+    exit_code = ExitCode.DATA
+
+
+def display_path(path: Path, root: Path | None = None) -> str:
+    """Show a path relative to the project root where possible."""
+    try:
+        return str(path.absolute().relative_to((root or Path.cwd()).absolute()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,120 @@
+"""Load extract/: the entity registry and one extraction file per source document, as typed records
+with the file position of every value, collecting every problem instead of stopping at the first."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from graph import constants as C
+from graph.errors import Problem, RunError, display_path
+from graph.models import Extraction, Registry
+from graph.yamlio import Located, YamlProblem, load_yaml
+
+
+@dataclass
+class Document:
+    """One extraction file, loaded."""
+
+    path: Path
+    located: Located
+    record: Extraction
+
+
+@dataclass
+class Corpus:
+    """Everything under extract/, with the problems found while loading it."""
+
+    root: Path
+    registry: Registry | None = None
+    registry_located: Located | None = None
+    documents: list[Document] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def extract_dir(self) -> Path:
+        """The extract/ folder."""
+        return self.root / C.EXTRACT_DIRNAME
+
+
+def did_you_mean(word: str, choices: Any) -> str:
+    """Return ' (did you mean 'x'?)' for the closest choice, or ''."""
+    pool = [str(c) for c in choices]
+    lower = {c.lower(): c for c in pool}
+    if word.lower() in lower:
+        return f" (did you mean {lower[word.lower()]!r}?)"
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _validation_problems(exc: ValidationError, located: Located) -> list[Problem]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        kind = err["type"]
+        value = err.get("input")
+        field_name = loc[-1] if loc else ""
+        if kind == "extra_forbidden":
+            allowed = ""
+            problems.append(located.problem(loc, f"unknown key {field_name!r}; remove it or fix its spelling", key=True))
+            continue
+        if kind == "missing":
+            problems.append(located.problem(loc[:-1], f"missing required key {field_name!r}"))
+            continue
+        if kind == "enum":
+            expected = err.get("ctx", {}).get("expected", "")
+            options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+            hint = did_you_mean(str(value), options)
+            message = f"{field_name}: {value!r} is not one of the allowed values{hint}"
+            if not hint:
+                message += f"; choose from {', '.join(options)}"
+            problems.append(located.problem(loc, message))
+            continue
+        if kind == "string_pattern_mismatch" and field_name in {"id", "subject", "object", "in_scheme"}:
+            message = f"{field_name}: {value!r} is not a valid id; use lower-case letters, digits and hyphens"
+            problems.append(located.problem(loc, message))
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        prefix = f"{field_name}: " if isinstance(field_name, str) and field_name else ""
+        problems.append(located.problem(loc, prefix + msg))
+    return problems
+
+
+def _load_model(path: Path, root: Path, model: type[Any]) -> tuple[Any, Located | None, list[Problem]]:
+    name = display_path(path, root)
+    try:
+        located = load_yaml(path, name)
+    except YamlProblem as exc:
+        return None, None, [exc.problem]
+    if not isinstance(located.data, dict):
+        return None, located, [located.problem((), "expected a mapping at the top of the file")]
+    try:
+        return model.model_validate(located.data), located, []
+    except ValidationError as exc:
+        return None, located, _validation_problems(exc, located)
+
+
+def load_corpus(root: Path) -> Corpus:
+    """Load the registry and every extraction file under root/extract."""
+    corpus = Corpus(root=root)
+    extract = corpus.extract_dir
+    if not extract.is_dir():
+        raise RunError(f"no {C.EXTRACT_DIRNAME}/ folder in {root}; run dkg from the project folder")
+    reg_path = extract / C.REGISTRY_FILENAME
+    if not reg_path.is_file():
+        corpus.problems.append(Problem(display_path(reg_path, root), 0, 0, "the entity registry is missing"))
+    else:
+        corpus.registry, corpus.registry_located, probs = _load_model(reg_path, root, Registry)
+        corpus.problems += probs
+    doc_dir = extract / C.DOCUMENTS_DIRNAME
+    paths = sorted(doc_dir.glob("*.yaml")) + sorted(doc_dir.glob("*.yml")) if doc_dir.is_dir() else []
+    for path in paths:
+        record, located, probs = _load_model(path, root, Extraction)
+        corpus.problems += probs
+        if record is not None and located is not None:
+            corpus.documents.append(Document(path, located, record))
+    return corpus

@@ -1,0 +1,91 @@
+"""Apply the declared inference rules (ontology/rules/*.rq) to the compiled quads.
+
+Rules are SPARQL CONSTRUCT queries run over the union of all graphs until nothing new appears;
+what they construct goes into the inferred graph. The rules themselves are described as dkg:Rule
+nodes (label, description, query) in the ontology graph, so a derived claim's prov:wasGeneratedBy
+leads to the rule's text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyoxigraph import Literal, NamedNode, Quad, Store
+
+from graph import constants as C
+from graph.errors import Problem, RunError
+from graph.vocab import term
+
+MAX_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One declared rule."""
+
+    id: str
+    label: str
+    description: str
+    query: str
+    path: Path
+
+    @property
+    def iri(self) -> NamedNode:
+        """The rule's IRI."""
+        return NamedNode(C.RULE + self.id)
+
+
+def load_rules(ontology_dir: Path) -> list[Rule]:
+    """Read every rule file, in name order."""
+    rules = []
+    for path in sorted((ontology_dir / C.RULES_DIRNAME).glob("*.rq")):
+        text = path.read_text(encoding="utf-8")
+        comments = [ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")]
+        label = comments[0] if comments else path.stem
+        rules.append(Rule(path.stem, label, " ".join(comments[1:]), text, path))
+    return rules
+
+
+def describe_rules(rules: list[Rule]) -> list[Quad]:
+    """Quads describing the rules, for the ontology graph."""
+    g = NamedNode(C.ONTOLOGY_GRAPH)
+    rdf_type = NamedNode(C.PREFIXES["rdf"] + "type")
+    out = []
+    for r in rules:
+        out += [
+            Quad(r.iri, rdf_type, NamedNode(term("Rule")), g),
+            Quad(r.iri, NamedNode(C.PREFIXES["rdfs"] + "label"), Literal(r.label, language="en"), g),
+            Quad(r.iri, NamedNode(term("query")), Literal(r.query), g),
+        ]
+        if r.description:
+            out.append(Quad(r.iri, NamedNode(C.PREFIXES["rdfs"] + "comment"), Literal(r.description, language="en"), g))
+    return out
+
+
+def apply_rules(store: Store, rules: list[Rule]) -> tuple[list[Quad], list[Problem]]:
+    """Run the rules to a fixpoint over store (which they extend); return the quads they added."""
+    g = NamedNode(C.INFERRED_GRAPH)
+    header = C.sparql_prefixes()
+    added: dict[str, Quad] = {}
+    problems: list[Problem] = []
+    for _ in range(MAX_ROUNDS):
+        fresh: list[Quad] = []
+        for rule in rules:
+            try:
+                triples = store.query(header + rule.query, use_default_graph_as_union=True)
+            except SyntaxError as exc:
+                problems.append(Problem(str(rule.path), 0, 0, f"rule is not valid SPARQL: {exc}"))
+                continue
+            for t in triples:  # type: ignore[union-attr]
+                q = Quad(t.subject, t.predicate, t.object, g)
+                key = str(q)
+                if key not in added:
+                    added[key] = q
+                    fresh.append(q)
+        if problems or not fresh:
+            break
+        store.extend(fresh)
+    else:
+        raise RunError(f"the rules did not reach a fixpoint in {MAX_ROUNDS} rounds; one keeps minting new nodes")
+    return list(added.values()), problems

@@ -1,0 +1,53 @@
+"""Generate the JSON Schemas of the extraction format from the models (graph.models)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from graph import constants as C
+from graph.cli import root_of
+from graph.errors import DataError, Problem
+
+SCHEMAS = {"entities.schema.json": "Registry", "extraction.schema.json": "Extraction"}
+
+
+def render_schemas() -> dict[str, str]:
+    """Return file name -> JSON Schema text, generated from the models."""
+    from graph import models
+
+    out = {}
+    for name, model_name in SCHEMAS.items():
+        schema = getattr(models, model_name).model_json_schema()
+        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+        schema["$comment"] = "DERIVED, DO NOT EDIT: generated from graph/models.py by `dkg schema`."
+        out[name] = json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return out
+
+
+@click.command("schema")
+@click.option("--check", "verify", is_flag=True, help="Only verify that the committed schemas are up to date.")
+@click.pass_context
+def schema_command(ctx: click.Context, verify: bool) -> None:
+    """Write schema/*.schema.json from the models, or verify them with --check."""
+    folder = root_of(ctx) / C.SCHEMA_DIRNAME
+    stale = []
+    for name, text in render_schemas().items():
+        path = folder / name
+        current = path.read_text(encoding="utf-8") if path.is_file() else None
+        if current == text:
+            continue
+        if verify:
+            stale.append(Problem(f"{C.SCHEMA_DIRNAME}/{name}", 0, 0, "is stale; run `dkg schema` and commit it"))
+        else:
+            folder.mkdir(exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)
+            click.echo(f"wrote {C.SCHEMA_DIRNAME}/{name}")
+    if stale:
+        raise DataError(stale)
+    if verify:
+        click.echo("schemas are up to date")

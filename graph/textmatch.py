@@ -1,0 +1,119 @@
+"""Find verbatim quotes in source texts, tolerant only of layout: whitespace, typographic quotes
+and footnote markers. Keeps a map back to the original text so a match has a line number."""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+_FOOTNOTE_REF = re.compile(r"\[footnoteRef:\d+\]")
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00a0": " ", "\u2009": " ", "\u202f": " ", "\u2007": " ",
+    }
+)  # fmt: skip
+
+
+def normalise(text: str) -> str:
+    """Normalise a quote the way source texts are normalised for matching."""
+    text = unicodedata.normalize("NFC", text).translate(_TRANSLATE)
+    text = _FOOTNOTE_REF.sub("", text)
+    return " ".join(text.split())
+
+
+@dataclass
+class Span:
+    """A match: character offsets into the original text and the lines they cover (1-based)."""
+
+    start: int
+    end: int
+    first_line: int
+    last_line: int
+
+
+class SourceText:
+    """A source document's text, normalised once, searchable for quotes."""
+
+    def __init__(self, text: str):
+        self.text = unicodedata.normalize("NFC", text)
+        self._line_starts = [0] + [m.end() for m in re.finditer("\n", self.text)]
+        chars: list[str] = []
+        origin: list[int] = []
+        cleaned = self.text.translate(_TRANSLATE)
+        skip_until = -1
+        refs = {m.start(): m.end() for m in _FOOTNOTE_REF.finditer(cleaned)}
+        space_pending = False
+        for i, ch in enumerate(cleaned):
+            if i < skip_until:
+                continue
+            if i in refs:
+                skip_until = refs[i]
+                continue
+            if ch.isspace():
+                space_pending = bool(chars)
+                continue
+            if space_pending:
+                chars.append(" ")
+                origin.append(i - 1)
+                space_pending = False
+            chars.append(ch)
+            origin.append(i)
+        self.flat = "".join(chars)
+        self._origin = origin
+
+    @property
+    def lines(self) -> list[str]:
+        """The original lines."""
+        return self.text.split("\n")
+
+    def line_of(self, offset: int) -> int:
+        """Return the 1-based line of an offset in the original text."""
+        return bisect.bisect_right(self._line_starts, offset)
+
+    def _span(self, fstart: int, fend: int) -> Span:
+        start, end = self._origin[fstart], self._origin[fend - 1] + 1
+        return Span(start, end, self.line_of(start), self.line_of(end - 1))
+
+    def find_all(self, quote: str) -> list[Span]:
+        """Return every place the quote occurs."""
+        needle = normalise(quote)
+        if not needle:
+            return []
+        spans, at = [], self.flat.find(needle)
+        while at >= 0:
+            spans.append(self._span(at, at + len(needle)))
+            at = self.flat.find(needle, at + 1)
+        return spans
+
+    def closest(self, quote: str) -> tuple[float, int, str]:
+        """Return (similarity, line, passage) of the passage most like the quote."""
+        needle = normalise(quote)
+        n = len(needle)
+        if not n or not self.flat:
+            return 0.0, 0, ""
+        step = max(1, n // 4)
+        best = (0.0, 0)
+        matcher = difflib.SequenceMatcher(autojunk=False)
+        matcher.set_seq2(needle)
+        for at in range(0, max(1, len(self.flat) - n + step), step):
+            matcher.set_seq1(self.flat[at : at + n])
+            if matcher.real_quick_ratio() <= best[0] or matcher.quick_ratio() <= best[0]:
+                continue
+            r = matcher.ratio()
+            if r > best[0]:
+                best = (r, at)
+        # refine around the best window, one character at a time
+        lo, hi = max(0, best[1] - step), min(len(self.flat) - 1, best[1] + step)
+        for at in range(lo, hi + 1):
+            matcher.set_seq1(self.flat[at : at + n])
+            r = matcher.ratio()
+            if r > best[0]:
+                best = (r, at)
+        at = best[1]
+        passage = self.flat[at : at + n]
+        return best[0], self._span(at, min(at + n, len(self.flat))).first_line, passage
