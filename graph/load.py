@@ -47,7 +47,9 @@ def did_you_mean(word: str, choices: Any) -> str:
     lower = {c.lower(): c for c in pool}
     if word.lower() in lower:
         return f" (did you mean {lower[word.lower()]!r}?)"
-    close = difflib.get_close_matches(word, pool, n=1, cutoff=0.6)
+    # short words differ by a larger share of their letters: 'a2' for 'a1' is still a typo
+    cutoff = 0.5 if len(word) <= 4 else 0.6
+    close = difflib.get_close_matches(word, pool, n=1, cutoff=cutoff)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
