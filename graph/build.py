@@ -18,11 +18,12 @@ import os
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pyoxigraph import Quad, RdfFormat, Store, serialize
+from pyoxigraph import Quad, RdfFormat, Store, Triple, serialize
 
 from graph import constants as C
 from graph.check import CheckResult, check_corpus
@@ -50,10 +51,11 @@ class Compiled:
         standings: Counter[str] = Counter()
         claims = 0
         for q in self.quads:
-            if q.predicate.value == rdf_type and q.object.value == claim:
+            obj = str(q.object)
+            if q.predicate.value == rdf_type and obj == f"<{claim}>":
                 claims += 1
             elif q.predicate.value == C.ONTOLOGY + "standing":
-                standings[q.object.value.rsplit("#", 1)[-1].lower()] += 1
+                standings[obj.strip("<>").rsplit("#", 1)[-1].lower()] += 1
         return {
             "quads": len(self.quads),
             "entities": len(self.check.entities),
@@ -70,7 +72,10 @@ def _locations(corpus: Corpus, check: CheckResult) -> dict[str, tuple[str, int]]
         for i, ent in enumerate(corpus.registry.entities):
             where.setdefault(C.ID + ent.id, (loc.file, loc.where(("entities", i))[0]))
     for doc in corpus.documents:
-        where[C.ID + doc.record.document.id] = (doc.located.file, doc.located.where(("document",))[0])
+        where[C.ID + doc.record.document.id] = (
+            doc.located.file,
+            doc.located.where(("document",))[0],
+        )
     for (doc_id, claim_id), spot in check.claim_lines.items():
         where[f"{C.CLAIM}{doc_id}/{claim_id}"] = spot
     return where
@@ -127,7 +132,9 @@ def _input_digests(root: Path) -> dict[str, str]:
     for folder in (C.EXTRACT_DIRNAME, C.ONTOLOGY_DIRNAME):
         for path in sorted((root / folder).rglob("*")):
             if path.is_file() and path.suffix in {".yaml", ".yml", ".txt", ".ttl", ".rq"}:
-                out[path.relative_to(root).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+                out[path.relative_to(root).as_posix()] = hashlib.sha256(
+                    path.read_bytes()
+                ).hexdigest()
     return out
 
 
@@ -135,13 +142,18 @@ def serialise(quads: list[Quad]) -> dict[str, bytes]:
     """The output files' bytes: TriG, Turtle (all graphs merged), N-Quads and JSON-LD."""
     prefixes = {k: v for k, v in C.PREFIXES.items() if k != "sh"}
     triples = sort_quads(Quad(q.subject, q.predicate, q.object) for q in quads)
-    nquads = serialize(quads, format=RdfFormat.N_QUADS)
+
+    def ser(data: Iterable[Quad] | Iterable[Triple], fmt: RdfFormat, **kw: Any) -> bytes:
+        out = serialize(data, format=fmt, **kw)
+        assert out is not None
+        return out
+
     return {
-        C.OUT_TRIG: serialize(quads, format=RdfFormat.TRIG, prefixes=prefixes),
-        C.OUT_TURTLE: serialize([t.triple for t in triples], format=RdfFormat.TURTLE, prefixes=prefixes),
-        C.OUT_NQUADS: nquads,
-        C.OUT_JSONLD: serialize(quads, format=RdfFormat.JSON_LD),
-    }  # type: ignore[dict-item]
+        C.OUT_TRIG: ser(quads, RdfFormat.TRIG, prefixes=prefixes),
+        C.OUT_TURTLE: ser([t.triple for t in triples], RdfFormat.TURTLE, prefixes=prefixes),
+        C.OUT_NQUADS: ser(quads, RdfFormat.N_QUADS),
+        C.OUT_JSONLD: ser(quads, RdfFormat.JSON_LD),
+    }
 
 
 @contextlib.contextmanager
@@ -158,7 +170,9 @@ def build_lock(out: Path, progress: Progress | None = None) -> Iterator[None]:
         yield
 
 
-def write_build(compiled: Compiled, out: Path, root: Path, progress: Progress | None = None) -> Path:
+def write_build(
+    compiled: Compiled, out: Path, root: Path, progress: Progress | None = None
+) -> Path:
     """Write a snapshot of the build and make it current; return the snapshot folder."""
     say = progress or (lambda _msg: None)
     if out.exists() and not out.is_dir():
@@ -189,7 +203,10 @@ def write_build(compiled: Compiled, out: Path, root: Path, progress: Progress | 
                     "files": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())},
                 }
                 # The manifest is written last: a snapshot without one is incomplete.
-                _write(tmp / C.OUT_MANIFEST, (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+                _write(
+                    tmp / C.OUT_MANIFEST,
+                    (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(),
+                )
                 if target.exists():
                     shutil.rmtree(target)
                 os.rename(tmp, target)
@@ -257,7 +274,9 @@ def _summary(compiled: Compiled) -> list[str]:
     from graph.check import format_coverage
 
     s = compiled.stats()
-    standings = ", ".join(f"{v} {k.removeprefix('claims_')}" for k, v in s.items() if k.startswith("claims_"))
+    standings = ", ".join(
+        f"{v} {k.removeprefix('claims_')}" for k, v in s.items() if k.startswith("claims_")
+    )
     return [
         f"{s['documents']} source documents, {s['entities']} entities, {s['claims']} claims ({standings}), {s['quads']} quads",
         *format_coverage(compiled.check.coverage),
@@ -287,7 +306,10 @@ def check_command(ctx: click.Context, no_shapes: bool) -> None:
 
 @click.command("build")
 @click.option(
-    "-o", "--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "-o",
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Build folder (default: build/ in the project, or $DKG_BUILD).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
@@ -303,7 +325,7 @@ def build_command(ctx: click.Context, out: Path | None, quiet: bool) -> None:
     root = root_of(ctx)
     out = out or default_out(root)
     try:
-        compiled, snapshot = build(root, out, reporter(quiet))
+        compiled, _snapshot = build(root, out, reporter(quiet))
     finally:
         done()
     if quiet:
@@ -311,4 +333,6 @@ def build_command(ctx: click.Context, out: Path | None, quiet: bool) -> None:
     for line in _summary(compiled):
         click.echo(line)
     where = display_path(out / C.CURRENT_LINK)
-    click.echo(f"wrote {where}/: {', '.join([C.OUT_TRIG, C.OUT_TURTLE, C.OUT_NQUADS, C.OUT_JSONLD, C.OUT_STORE + '/'])}")
+    click.echo(
+        f"wrote {where}/: {', '.join([C.OUT_TRIG, C.OUT_TURTLE, C.OUT_NQUADS, C.OUT_JSONLD, C.OUT_STORE + '/'])}"
+    )

@@ -11,7 +11,7 @@ from pathlib import Path
 from graph import constants as C
 from graph.errors import Problem, display_path
 from graph.load import Corpus, Document, did_you_mean
-from graph.models import Entity, Standing
+from graph.models import Entity, Section, Standing
 from graph.textmatch import SourceText, normalise
 from graph.vocab import RELATIONS
 
@@ -53,11 +53,16 @@ def _read_source(doc: Document, corpus: Corpus, result: CheckResult) -> SourceTe
     loc = ("document", "text")
     if not target.is_relative_to(extract):
         result.problems.append(
-            doc.located.problem(loc, f"text path {meta.text!r} leads outside extract/; keep sources in extract/sources/")
+            doc.located.problem(
+                loc,
+                f"text path {meta.text!r} leads outside extract/; keep sources in extract/sources/",
+            )
         )
         return None
     if not target.is_file():
-        result.problems.append(doc.located.problem(loc, f"source text {meta.text!r} not found under extract/"))
+        result.problems.append(
+            doc.located.problem(loc, f"source text {meta.text!r} not found under extract/")
+        )
         return None
     if target.stat().st_size > C.MAX_SOURCE_BYTES:
         result.problems.append(doc.located.problem(loc, f"source text {meta.text!r} is too large"))
@@ -77,34 +82,54 @@ def _check_registry(corpus: Corpus, result: CheckResult) -> None:
     for i, ent in enumerate(corpus.registry.entities):
         if ent.id in seen:
             line = loc.where(("entities", seen[ent.id], "id"))[0]
-            result.problems.append(loc.problem(("entities", i, "id"), f"duplicate id {ent.id!r} (first at line {line})"))
+            result.problems.append(
+                loc.problem(
+                    ("entities", i, "id"), f"duplicate id {ent.id!r} (first at line {line})"
+                )
+            )
             continue
         seen[ent.id] = i
         result.entities[ent.id] = ent
     for i, ent in enumerate(corpus.registry.entities):
         if ent.type in CONCEPT_TYPES and not ent.in_scheme:
-            result.problems.append(loc.problem(("entities", i), f"a {ent.type} needs 'in_scheme' (its ConceptScheme)"))
+            result.problems.append(
+                loc.problem(("entities", i), f"a {ent.type} needs 'in_scheme' (its ConceptScheme)")
+            )
         if ent.in_scheme:
             scheme = result.entities.get(ent.in_scheme)
             if scheme is None:
                 hint = did_you_mean(ent.in_scheme, result.entities)
-                result.problems.append(loc.problem(("entities", i, "in_scheme"), f"unknown entity {ent.in_scheme!r}{hint}"))
+                result.problems.append(
+                    loc.problem(
+                        ("entities", i, "in_scheme"), f"unknown entity {ent.in_scheme!r}{hint}"
+                    )
+                )
             elif scheme.type != "ConceptScheme":
                 result.problems.append(
-                    loc.problem(("entities", i, "in_scheme"), f"{ent.in_scheme!r} is a {scheme.type}, not a ConceptScheme")
+                    loc.problem(
+                        ("entities", i, "in_scheme"),
+                        f"{ent.in_scheme!r} is a {scheme.type}, not a ConceptScheme",
+                    )
                 )
 
 
-def _ref(result: CheckResult, doc: Document, path: tuple[str | int, ...], ref: str, known: set[str]) -> None:
+def _ref(
+    result: CheckResult, doc: Document, path: tuple[str | int, ...], ref: str, known: set[str]
+) -> None:
     if ref not in known:
-        result.problems.append(doc.located.problem(path, f"unknown entity {ref!r}{did_you_mean(ref, known)}"))
+        result.problems.append(
+            doc.located.problem(path, f"unknown entity {ref!r}{did_you_mean(ref, known)}")
+        )
 
 
 def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: set[str]) -> None:
     meta = doc.record.document
     if doc.path.stem != meta.id:
         result.problems.append(
-            doc.located.problem(("document", "id"), f"document id {meta.id!r} must equal the file name {doc.path.stem!r}")
+            doc.located.problem(
+                ("document", "id"),
+                f"document id {meta.id!r} must equal the file name {doc.path.stem!r}",
+            )
         )
     for key in ("answered_by", "on_behalf_of"):
         for j, ref in enumerate(getattr(meta, key)):
@@ -113,15 +138,22 @@ def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: s
     if source is not None:
         result.sources[meta.id] = source
     n_lines = len(source.lines) if source else 0
-    sections = {}
+    sections: dict[str, Section] = {}
     for j, sec in enumerate(meta.sections):
         if sec.id in sections:
-            result.problems.append(doc.located.problem(("document", "sections", j, "id"), f"duplicate section {sec.id!r}"))
+            result.problems.append(
+                doc.located.problem(
+                    ("document", "sections", j, "id"), f"duplicate section {sec.id!r}"
+                )
+            )
         sections[sec.id] = sec
         a, b = sec.line_range()
         if a > b or (source and b > n_lines):
             result.problems.append(
-                doc.located.problem(("document", "sections", j, "lines"), f"line range {sec.lines} is not within 1-{n_lines}")
+                doc.located.problem(
+                    ("document", "sections", j, "lines"),
+                    f"line range {sec.lines} is not within 1-{n_lines}",
+                )
             )
     claim_ids: dict[str, int] = {}
     spans: dict[str, list[tuple[int, int]]] = defaultdict(list)
@@ -130,21 +162,34 @@ def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: s
         result.claim_lines[(meta.id, claim.id)] = (doc.located.file, doc.located.where(here)[0])
         if claim.id in claim_ids:
             line = doc.located.where(("claims", claim_ids[claim.id], "id"))[0]
-            result.problems.append(doc.located.problem((*here, "id"), f"duplicate claim id {claim.id!r} (first at line {line})"))
+            result.problems.append(
+                doc.located.problem(
+                    (*here, "id"), f"duplicate claim id {claim.id!r} (first at line {line})"
+                )
+            )
         claim_ids.setdefault(claim.id, i)
         _ref(result, doc, (*here, "subject"), claim.subject, known)
         if claim.object is not None:
             _ref(result, doc, (*here, "object"), claim.object, known)
-        want = RELATIONS[claim.relation]
+        want = RELATIONS[str(claim.relation)]
         if claim.object_kind != want:
             result.problems.append(
-                doc.located.problem((*here, "relation"), f"relation {claim.relation!r} takes '{want}', not '{claim.object_kind}'")
+                doc.located.problem(
+                    (*here, "relation"),
+                    f"relation {claim.relation!r} takes '{want}', not '{claim.object_kind}'",
+                )
             )
         if claim.subject == claim.object and claim.relation == "partOf":
-            result.problems.append(doc.located.problem((*here, "object"), f"{claim.subject!r} cannot be part of itself"))
+            result.problems.append(
+                doc.located.problem(
+                    (*here, "object"), f"{claim.subject!r} cannot be part of itself"
+                )
+            )
         if claim.locator not in sections:
             hint = did_you_mean(claim.locator, sections)
-            result.problems.append(doc.located.problem((*here, "locator"), f"unknown section {claim.locator!r}{hint}"))
+            result.problems.append(
+                doc.located.problem((*here, "locator"), f"unknown section {claim.locator!r}{hint}")
+            )
         if claim.quote is None or source is None:
             continue
         found = source.find_all(claim.quote)
@@ -155,30 +200,39 @@ def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: s
                 msg += f"; closest passage (line {line}, {score:.0%} alike): {passage!r}"
             result.problems.append(doc.located.problem((*here, "quote"), msg))
             continue
-        sec = sections.get(claim.locator)
-        if sec is None:
+        cited = sections.get(claim.locator)
+        if cited is None:
             continue
-        a, b = sec.line_range()
+        a, b = cited.line_range()
         inside = [s for s in found if s.first_line <= b and s.last_line >= a]
         if not inside:
             where = found[0]
-            owner = next((s.id for s in meta.sections if s.line_range()[0] <= where.first_line <= s.line_range()[1]), None)
+            owner = next(
+                (
+                    s.id
+                    for s in meta.sections
+                    if s.line_range()[0] <= where.first_line <= s.line_range()[1]
+                ),
+                None,
+            )
             result.problems.append(
                 doc.located.problem(
                     (*here, "quote"),
                     f"quote is on line {where.first_line}"
                     + (f" (section {owner!r})" if owner else "")
-                    + f", not in section {claim.locator!r} (lines {sec.lines})",
+                    + f", not in section {claim.locator!r} (lines {cited.lines})",
                 )
             )
             continue
         if claim.standing != Standing.inferred:
-            spans[sec.id] += [(s.start, s.end) for s in inside]
+            spans[cited.id] += [(s.start, s.end) for s in inside]
     if source is not None:
         _coverage(meta.id, meta.sections, source, spans, result)
 
 
-def _coverage(doc_id: str, sections: list, source: SourceText, spans: dict, result: CheckResult) -> None:
+def _coverage(
+    doc_id: str, sections: list, source: SourceText, spans: dict, result: CheckResult
+) -> None:
     starts = source._line_starts
     for sec in sections:
         a, b = sec.line_range()
@@ -214,7 +268,9 @@ def _check_part_of_cycles(corpus: Corpus, result: CheckResult) -> None:
                     if cyc not in reported:
                         reported.add(cyc)
                         chain = " -> ".join([*path, start])
-                        result.problems.append(doc.located.problem(("claims", i, "object"), f"partOf cycle: {chain}"))
+                        result.problems.append(
+                            doc.located.problem(("claims", i, "object"), f"partOf cycle: {chain}")
+                        )
                 elif nxt not in path and len(path) < 64:
                     stack.append((nxt, [*path, nxt]))
 
@@ -230,10 +286,15 @@ def check_corpus(corpus: Corpus) -> CheckResult:
         if did in result.entities:
             line = corpus.registry_located.where(("entities",))[0] if corpus.registry_located else 0
             result.problems.append(
-                doc.located.problem(("document", "id"), f"document id {did!r} is also an entity id in the registry (near line {line})")
+                doc.located.problem(
+                    ("document", "id"),
+                    f"document id {did!r} is also an entity id in the registry (near line {line})",
+                )
             )
         if doc_ids[did] > 1:
-            result.problems.append(doc.located.problem(("document", "id"), f"document id {did!r} is used by two files"))
+            result.problems.append(
+                doc.located.problem(("document", "id"), f"document id {did!r} is used by two files")
+            )
     known |= set(doc_ids)
     for doc in corpus.documents:
         _check_document(doc, corpus, result, known)
@@ -251,9 +312,24 @@ def format_coverage(cov: list[SectionCoverage]) -> list[str]:
     for doc, secs in sorted(by_doc.items()):
         covered, total = sum(s.covered for s in secs), sum(s.total for s in secs)
         share = covered / total if total else 1.0
-        weak = ", ".join(f"{s.section} {s.ratio:.0%}" for s in sorted(secs, key=lambda s: s.ratio)[:3] if s.ratio < 0.5)
-        lines.append(f"{doc}: answers {share:.0%} covered by quotes ({len(secs)} answers)" + (f"; least: {weak}" if weak else ""))
+        weak = ", ".join(
+            f"{s.section} {s.ratio:.0%}"
+            for s in sorted(secs, key=lambda s: s.ratio)[:3]
+            if s.ratio < 0.5
+        )
+        lines.append(
+            f"{doc}: answers {share:.0%} covered by quotes ({len(secs)} answers)"
+            + (f"; least: {weak}" if weak else "")
+        )
     return lines
 
 
-__all__ = ["CheckResult", "SectionCoverage", "check_corpus", "display_path", "format_coverage", "normalise", "Path"]
+__all__ = [
+    "CheckResult",
+    "Path",
+    "SectionCoverage",
+    "check_corpus",
+    "display_path",
+    "format_coverage",
+    "normalise",
+]

@@ -17,9 +17,31 @@ import click
 
 # verb -> (module, attribute, one-line help shown by `dkg --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "check": ("graph.build", "check_command", "Check extract/ and ontology/; report every problem."),
-    "build": ("graph.build", "build_command", "Check, compile and write the graph to the build folder."),
-    "schema": ("graph.schema", "schema_command", "Write (or verify) the JSON Schemas editors use for extract/."),
+    "check": (
+        "graph.build",
+        "check_command",
+        "Check extract/ and ontology/; report every problem.",
+    ),
+    "build": (
+        "graph.build",
+        "build_command",
+        "Check, compile and write the graph to the build folder.",
+    ),
+    "schema": (
+        "graph.schema",
+        "schema_command",
+        "Write (or verify) the JSON Schemas editors use for extract/.",
+    ),
+    "query": (
+        "graph.query",
+        "query_command",
+        "Run a SPARQL query: inline, from a .rq file, or a named query.",
+    ),
+    "report": (
+        "graph.reports",
+        "report_command",
+        "Reports: coverage, gaps, show, money, timeline, commitments, sources.",
+    ),
 }
 
 
@@ -66,7 +88,10 @@ class LazyGroup(click.Group):
         except Exception as exc:  # the CLI boundary: report, never a traceback
             if os.environ.get("DKG_DEBUG"):
                 raise
-            click.echo(f"internal error: {type(exc).__name__}: {exc} (set DKG_DEBUG=1 for details)", err=True)
+            click.echo(
+                f"internal error: {type(exc).__name__}: {exc} (set DKG_DEBUG=1 for details)",
+                err=True,
+            )
             ctx.exit(int(ExitCode.RUN))
 
 

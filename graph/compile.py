@@ -14,7 +14,7 @@ from urllib.parse import quote as urlquote
 from pyoxigraph import Literal, NamedNode, Quad
 
 from graph import constants as C
-from graph.models import Amount, Claim, Entity, Extraction, parse_date
+from graph.models import Amount, Claim, Entity, Extraction, Identifiers, parse_date
 from graph.vocab import term
 
 XSD = C.PREFIXES["xsd"]
@@ -31,8 +31,20 @@ _STD_TYPES = {
 }
 _STANDING = {"stated": "Stated", "inferred": "Inferred", "analyst": "Analyst"}
 _POLARITY = {"affirmed": "Affirmed", "negated": "Negated"}
-_MODALITY = {"actual": "Actual", "planned": "Planned", "possible": "Possible", "conditional": "Conditional"}
-_QUALIFIER = {"begin": "Begin", "mid": "Mid", "end": "End", "before": "Before", "after": "After", "around": "Around"}
+_MODALITY = {
+    "actual": "Actual",
+    "planned": "Planned",
+    "possible": "Possible",
+    "conditional": "Conditional",
+}
+_QUALIFIER = {
+    "begin": "Begin",
+    "mid": "Mid",
+    "end": "End",
+    "before": "Before",
+    "after": "After",
+    "around": "Around",
+}
 _SECTION_LABEL = {
     "preamble": ("inleiding", "preamble"),
     "question": ("vraag", "question"),
@@ -95,22 +107,23 @@ def _texts(node: NamedNode, pred: NamedNode, text: object, g: NamedNode) -> Iter
             yield Quad(node, pred, Literal(value, language=lang), g)
 
 
-def _identifiers(node: NamedNode, ids: object, g: NamedNode) -> Iterator[Quad]:
-    for k in getattr(ids, "kamerstuk", []):
+def _identifiers(node: NamedNode, ids: Identifiers, g: NamedNode) -> Iterator[Quad]:
+    for k in ids.kamerstuk:
         yield Quad(node, dkg("kamerstuk"), Literal(k), g)
-    if getattr(ids, "document_number", None):
-        yield Quad(node, dkg("documentNumber"), Literal(ids.document_number), g)  # type: ignore[attr-defined]
-    if getattr(ids, "wikidata", None):
-        yield Quad(node, dkg("wikidata"), NamedNode("http://www.wikidata.org/entity/" + ids.wikidata), g)  # type: ignore[attr-defined]
-    if getattr(ids, "url", None):
-        yield Quad(node, iri("foaf:page"), NamedNode(ids.url), g)  # type: ignore[attr-defined]
+    if ids.document_number:
+        yield Quad(node, dkg("documentNumber"), Literal(ids.document_number), g)
+    if ids.wikidata:
+        wikidata = NamedNode("http://www.wikidata.org/entity/" + ids.wikidata)
+        yield Quad(node, dkg("wikidata"), wikidata, g)
+    if ids.url:
+        yield Quad(node, iri("foaf:page"), NamedNode(ids.url), g)
 
 
 def compile_entity(ent: Entity, g: NamedNode) -> Iterator[Quad]:
     """Quads describing one registry entity."""
     node = entity_iri(ent.id)
-    yield Quad(node, RDF_TYPE, dkg(ent.type), g)
-    for std in _STD_TYPES.get(ent.type, []):
+    yield Quad(node, RDF_TYPE, dkg(str(ent.type)), g)
+    for std in _STD_TYPES.get(str(ent.type), []):
         yield Quad(node, RDF_TYPE, iri(std), g)
     yield Quad(node, iri("dcterms:identifier"), Literal(ent.id), g)
     yield from _texts(node, iri("skos:prefLabel"), ent.label, g)
@@ -138,7 +151,9 @@ def compile_registry(entities: Iterable[Entity]) -> Iterator[Quad]:
         yield from compile_entity(ent, g)
 
 
-def _object(doc_id: str, claim: Claim, g: NamedNode, lang: str) -> tuple[NamedNode | Literal, list[Quad]]:
+def _object(
+    doc_id: str, claim: Claim, g: NamedNode, lang: str
+) -> tuple[NamedNode | Literal, list[Quad]]:
     extra: list[Quad] = []
     if claim.object is not None:
         return entity_iri(claim.object), extra
@@ -146,7 +161,8 @@ def _object(doc_id: str, claim: Claim, g: NamedNode, lang: str) -> tuple[NamedNo
         return Literal(claim.text, language=lang), extra
     if claim.date is not None:
         return date_literal(claim.date), extra
-    amount: Amount = claim.amount  # type: ignore[assignment]
+    amount = claim.amount
+    assert isinstance(amount, Amount)
     node = NamedNode(claim_iri(doc_id, claim.id).value + "/amount")
     extra += [
         Quad(node, RDF_TYPE, iri("schema:MonetaryAmount"), g),
@@ -156,12 +172,11 @@ def _object(doc_id: str, claim: Claim, g: NamedNode, lang: str) -> tuple[NamedNo
     return node, extra
 
 
-
 def compile_claim(doc_id: str, claim: Claim, g: NamedNode, lang: str = "nl") -> Iterator[Quad]:
     """Quads of one claim: its claim node, and the plain triple if it is affirmed and actual."""
     node = claim_iri(doc_id, claim.id)
     subj = entity_iri(claim.subject)
-    pred = dkg(claim.relation)
+    pred = dkg(str(claim.relation))
     obj, extra = _object(doc_id, claim, g, lang)
     yield from extra
     if claim.polarity == "affirmed" and claim.modality == "actual":
@@ -232,7 +247,9 @@ def compile_document(ex: Extraction) -> Iterator[Quad]:
         yield Quad(node, iri("rdfs:label"), Literal(nl + suffix_nl, language="nl"), g)
         yield Quad(node, iri("rdfs:label"), Literal(en + suffix_en, language="en"), g)
         for n in nums:
-            yield Quad(node, dkg("question"), Literal(str(n), datatype=NamedNode(XSD + "integer")), g)
+            yield Quad(
+                node, dkg("question"), Literal(str(n), datatype=NamedNode(XSD + "integer")), g
+            )
     for claim in ex.claims:
         yield from compile_claim(meta.id, claim, g, meta.language)
 
@@ -240,12 +257,9 @@ def compile_document(ex: Extraction) -> Iterator[Quad]:
 def sort_quads(quads: Iterable[Quad]) -> list[Quad]:
     """Deduplicate and sort quads by graph, subject, predicate, object: a deterministic order."""
     unique = {str(q): q for q in quads}
-    return [unique[k] for k in sorted(unique, key=_sort_key(unique))]
 
-
-def _sort_key(unique: dict[str, Quad]):  # type: ignore[no-untyped-def]
     def key(k: str) -> tuple[str, str, str, str]:
         q = unique[k]
         return (str(q.graph_name), str(q.subject), str(q.predicate), str(q.object))
 
-    return key
+    return [unique[k] for k in sorted(unique, key=key)]

@@ -61,22 +61,32 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
         value = err.get("input")
         field_name = loc[-1] if loc else ""
         if kind == "extra_forbidden":
-            allowed = ""
-            problems.append(located.problem(loc, f"unknown key {field_name!r}; remove it or fix its spelling", key=True))
+            problems.append(
+                located.problem(
+                    loc, f"unknown key {field_name!r}; remove it or fix its spelling", key=True
+                )
+            )
             continue
         if kind == "missing":
             problems.append(located.problem(loc[:-1], f"missing required key {field_name!r}"))
             continue
         if kind == "enum":
             expected = err.get("ctx", {}).get("expected", "")
-            options = [o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()]
+            options = [
+                o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()
+            ]
             hint = did_you_mean(str(value), options)
             message = f"{field_name}: {value!r} is not one of the allowed values{hint}"
             if not hint:
                 message += f"; choose from {', '.join(options)}"
             problems.append(located.problem(loc, message))
             continue
-        if kind == "string_pattern_mismatch" and field_name in {"id", "subject", "object", "in_scheme"}:
+        if kind == "string_pattern_mismatch" and field_name in {
+            "id",
+            "subject",
+            "object",
+            "in_scheme",
+        }:
             message = f"{field_name}: {value!r} is not a valid id; use lower-case letters, digits and hyphens"
             problems.append(located.problem(loc, message))
             continue
@@ -86,7 +96,9 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
     return problems
 
 
-def _load_model(path: Path, root: Path, model: type[Any]) -> tuple[Any, Located | None, list[Problem]]:
+def _load_model(
+    path: Path, root: Path, model: type[Any]
+) -> tuple[Any, Located | None, list[Problem]]:
     name = display_path(path, root)
     try:
         located = load_yaml(path, name)
@@ -108,12 +120,16 @@ def load_corpus(root: Path) -> Corpus:
         raise RunError(f"no {C.EXTRACT_DIRNAME}/ folder in {root}; run dkg from the project folder")
     reg_path = extract / C.REGISTRY_FILENAME
     if not reg_path.is_file():
-        corpus.problems.append(Problem(display_path(reg_path, root), 0, 0, "the entity registry is missing"))
+        corpus.problems.append(
+            Problem(display_path(reg_path, root), 0, 0, "the entity registry is missing")
+        )
     else:
         corpus.registry, corpus.registry_located, probs = _load_model(reg_path, root, Registry)
         corpus.problems += probs
     doc_dir = extract / C.DOCUMENTS_DIRNAME
-    paths = sorted(doc_dir.glob("*.yaml")) + sorted(doc_dir.glob("*.yml")) if doc_dir.is_dir() else []
+    paths = (
+        sorted(doc_dir.glob("*.yaml")) + sorted(doc_dir.glob("*.yml")) if doc_dir.is_dir() else []
+    )
     for path in paths:
         record, located, probs = _load_model(path, root, Extraction)
         corpus.problems += probs

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -63,14 +63,16 @@ def parse_date(value: str) -> tuple[int, int | None, int | None]:
     m = _DATE.match(value)
     if not m:
         raise ValueError(f"{value!r} is not a date; write YYYY, YYYY-MM or YYYY-MM-DD")
-    year, month, day = int(m[1]), m[2] and int(m[2]), m[3] and int(m[3])
+    year = int(m[1])
+    month = int(m[2]) if m[2] else None
+    day = int(m[3]) if m[3] else None
     if month is not None and not 1 <= month <= 12:
         raise ValueError(f"{value!r}: month {month} does not exist")
     if day is not None and month is not None:
         last = calendar.monthrange(year, month)[1]
         if not 1 <= day <= last:
             raise ValueError(f"{value!r}: day {day} does not exist in {year}-{month:02d}")
-    return year, month or None, day or None
+    return year, month, day
 
 
 VagueDate = Annotated[
@@ -93,7 +95,7 @@ def _check_date(value: Any) -> Any:
     return value
 
 
-class DateQualifier(str, Enum):
+class DateQualifier(StrEnum):
     """How a vague date is meant."""
 
     begin = "begin"
@@ -107,7 +109,9 @@ class DateQualifier(str, Enum):
 class Identifiers(Model):
     """External identifiers, given only where certain."""
 
-    wikidata: str | None = Field(None, pattern=r"^Q[1-9]\d*$", description="Wikidata item id, only if certain.")
+    wikidata: str | None = Field(
+        None, pattern=r"^Q[1-9]\d*$", description="Wikidata item id, only if certain."
+    )
     kamerstuk: list[str] = Field(
         default_factory=list,
         description="Kamerstuk numbers, written kst-DOSSIER[-SUFFIX]-NUMBER, e.g. kst-31125-133, kst-36725-XIII-2.",
@@ -130,20 +134,27 @@ class Entity(Model):
     """One actor, instrument, bottleneck, action line, document, event... named once."""
 
     id: Id
-    type: EntityType = Field(description="The kind of thing, a class of the dkg ontology.")  # type: ignore[valid-type]
+    type: EntityType = Field(description="The kind of thing, a class of the dkg ontology.")
     label: Label = Field(description="Its name in Dutch and English.")
     aliases: list[str] = Field(
-        default_factory=list, description="Other names and abbreviations the sources use, for search."
+        default_factory=list,
+        description="Other names and abbreviations the sources use, for search.",
     )
     description: Text | None = Field(None, description="One or two sentences saying what it is.")
-    identifiers: Identifiers = Field(default_factory=Identifiers, description="External identifiers.")
+    identifiers: Identifiers = Field(
+        default_factory=Identifiers, description="External identifiers."
+    )
     in_scheme: Id | None = Field(
-        None, description="For a Bottleneck or ActionLine: the id of the ConceptScheme it belongs to."
+        None,
+        description="For a Bottleneck or ActionLine: the id of the ConceptScheme it belongs to.",
     )
     notation: str | None = Field(
-        None, description="Its code inside the scheme: 'A'..'H' for IDEA's knelpunten, '1'..'4' for actielijnen."
+        None,
+        description="Its code inside the scheme: 'A'..'H' for IDEA's knelpunten, '1'..'4' for actielijnen.",
     )
-    date: VagueDate | None = Field(None, description="For a Document or Event: when it was published or held.")
+    date: VagueDate | None = Field(
+        None, description="For a Document or Event: when it was published or held."
+    )
 
     _date = field_validator("date", mode="before")(_check_date)
 
@@ -157,11 +168,13 @@ class Registry(Model):
 class Amount(Model):
     """An amount of money."""
 
-    value: float = Field(ge=0, description="The amount, in units of the currency (100 million is 100000000).")
+    value: float = Field(
+        ge=0, description="The amount, in units of the currency (100 million is 100000000)."
+    )
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code.")
 
 
-class Standing(str, Enum):
+class Standing(StrEnum):
     """How sure a claim is: the source says it, a declared rule derived it, or a curator judges it."""
 
     stated = "stated"
@@ -169,14 +182,14 @@ class Standing(str, Enum):
     analyst = "analyst"
 
 
-class Polarity(str, Enum):
+class Polarity(StrEnum):
     """Whether the claim affirms or denies the relation ('Financien does not take part')."""
 
     affirmed = "affirmed"
     negated = "negated"
 
 
-class Modality(str, Enum):
+class Modality(StrEnum):
     """Whether the relation holds, is planned or promised, or only possible or conditional."""
 
     actual = "actual"
@@ -185,7 +198,7 @@ class Modality(str, Enum):
     conditional = "conditional"
 
 
-class SectionKind(str, Enum):
+class SectionKind(StrEnum):
     """What part of a document a section is."""
 
     preamble = "preamble"
@@ -203,10 +216,12 @@ class Section(Model):
     )
     kind: SectionKind = Field(description="What this part of the document is.")
     questions: list[int] = Field(
-        default_factory=list, description="The question numbers it belongs to; joint answers list several."
+        default_factory=list,
+        description="The question numbers it belongs to; joint answers list several.",
     )
     lines: str = Field(
-        pattern=r"^\d+(-\d+)?$", description="Line range in the source text, 1-based and inclusive: '12' or '12-18'."
+        pattern=r"^\d+(-\d+)?$",
+        description="Line range in the source text, 1-based and inclusive: '12' or '12-18'.",
     )
 
     def line_range(self) -> tuple[int, int]:
@@ -223,15 +238,33 @@ class DocumentMeta(Model):
     kind: Literal["answers", "letter", "motion", "report", "strategy", "webpage", "other"] = Field(
         description="Answers to parliamentary questions, a Kamerbrief, a motion, a report..."
     )
-    date: VagueDate = Field(description="When it was sent, received or published, with its precision.")
-    date_note: str | None = Field(None, description="What the date is (received, sent, published) and how known.")
-    answered_by: list[Id] = Field(default_factory=list, description="Entity ids of the answering minister(s).")
-    on_behalf_of: list[Id] = Field(default_factory=list, description="Entity ids of whom they answer for too.")
-    identifiers: Identifiers = Field(default_factory=Identifiers, description="Official identifiers.")
-    text: str = Field(description="Path of the source text, relative to extract/: sources/<id>.txt.")
-    seed: str | None = Field(None, description="The file name the text was received under, for traceability.")
-    language: Literal["nl", "en"] = Field("nl", description="Language of the source text and its quotes.")
-    sections: list[Section] = Field(description="The questions, answers and footnotes, by line range.")
+    date: VagueDate = Field(
+        description="When it was sent, received or published, with its precision."
+    )
+    date_note: str | None = Field(
+        None, description="What the date is (received, sent, published) and how known."
+    )
+    answered_by: list[Id] = Field(
+        default_factory=list, description="Entity ids of the answering minister(s)."
+    )
+    on_behalf_of: list[Id] = Field(
+        default_factory=list, description="Entity ids of whom they answer for too."
+    )
+    identifiers: Identifiers = Field(
+        default_factory=Identifiers, description="Official identifiers."
+    )
+    text: str = Field(
+        description="Path of the source text, relative to extract/: sources/<id>.txt."
+    )
+    seed: str | None = Field(
+        None, description="The file name the text was received under, for traceability."
+    )
+    language: Literal["nl", "en"] = Field(
+        "nl", description="Language of the source text and its quotes."
+    )
+    sections: list[Section] = Field(
+        description="The questions, answers and footnotes, by line range."
+    )
 
     _date = field_validator("date", mode="before")(_check_date)
 
@@ -239,25 +272,47 @@ class DocumentMeta(Model):
 class Claim(Model):
     """One statement a source makes (or a rule or analyst derives): subject, relation, object."""
 
-    id: Id = Field(description="Unique inside the document; the claim's IRI is claim/<document>/<id>.")
+    id: Id = Field(
+        description="Unique inside the document; the claim's IRI is claim/<document>/<id>."
+    )
     subject: Id = Field(description="The entity the claim is about.")
-    relation: Relation = Field(description="A property of the dkg ontology.")  # type: ignore[valid-type]
-    object: Id | None = Field(None, description="The entity it relates to (give one of object/text/date/amount).")
-    text: str | None = Field(None, min_length=1, description="A literal text object, in the document's language.")
+    relation: Relation = Field(description="A property of the dkg ontology.")
+    object: Id | None = Field(
+        None, description="The entity it relates to (give one of object/text/date/amount)."
+    )
+    text: str | None = Field(
+        None, min_length=1, description="A literal text object, in the document's language."
+    )
     date: VagueDate | None = Field(None, description="A date object, with its precision.")
     amount: Amount | None = Field(None, description="An amount of money object.")
-    polarity: Polarity = Field(Polarity.affirmed, description="'negated' for 'does not', 'not yet', 'no'.")
-    modality: Modality = Field(Modality.actual, description="'planned' for promises and intentions.")
+    polarity: Polarity = Field(
+        Polarity.affirmed, description="'negated' for 'does not', 'not yet', 'no'."
+    )
+    modality: Modality = Field(
+        Modality.actual, description="'planned' for promises and intentions."
+    )
     when: VagueDate | None = Field(None, description="When the claim holds or is due ('in 2026').")
-    when_qualifier: DateQualifier | None = Field(None, description="How 'when' is meant: end, before...")
-    date_qualifier: DateQualifier | None = Field(None, description="How a date object is meant: end...")
-    locator: str = Field(description="The id of the section of the document the quote is from (q7, a4+5, fn3).")
+    when_qualifier: DateQualifier | None = Field(
+        None, description="How 'when' is meant: end, before..."
+    )
+    date_qualifier: DateQualifier | None = Field(
+        None, description="How a date object is meant: end..."
+    )
+    locator: str = Field(
+        description="The id of the section of the document the quote is from (q7, a4+5, fn3)."
+    )
     quote: str | None = Field(
         None, min_length=1, description="The verbatim words of the source that support the claim."
     )
-    standing: Standing = Field(Standing.stated, description="stated, inferred (with rule) or analyst (with rationale).")
-    rationale: str | None = Field(None, min_length=1, description="For standing 'analyst': the curator's reasoning.")
-    rule: str | None = Field(None, description="For standing 'inferred': the id of the declared rule.")
+    standing: Standing = Field(
+        Standing.stated, description="stated, inferred (with rule) or analyst (with rationale)."
+    )
+    rationale: str | None = Field(
+        None, min_length=1, description="For standing 'analyst': the curator's reasoning."
+    )
+    rule: str | None = Field(
+        None, description="For standing 'inferred': the id of the declared rule."
+    )
     note: str | None = Field(None, description="A curator's remark; not part of the claim.")
 
     _dates = field_validator("date", "when", mode="before")(_check_date)

@@ -55,11 +55,20 @@ def describe_rules(rules: list[Rule]) -> list[Quad]:
     for r in rules:
         out += [
             Quad(r.iri, rdf_type, NamedNode(term("Rule")), g),
-            Quad(r.iri, NamedNode(C.PREFIXES["rdfs"] + "label"), Literal(r.label, language="en"), g),
+            Quad(
+                r.iri, NamedNode(C.PREFIXES["rdfs"] + "label"), Literal(r.label, language="en"), g
+            ),
             Quad(r.iri, NamedNode(term("query")), Literal(r.query), g),
         ]
         if r.description:
-            out.append(Quad(r.iri, NamedNode(C.PREFIXES["rdfs"] + "comment"), Literal(r.description, language="en"), g))
+            out.append(
+                Quad(
+                    r.iri,
+                    NamedNode(C.PREFIXES["rdfs"] + "comment"),
+                    Literal(r.description, language="en"),
+                    g,
+                )
+            )
     return out
 
 
@@ -87,5 +96,7 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[list[Quad], list[Probl
             break
         store.extend(fresh)
     else:
-        raise RunError(f"the rules did not reach a fixpoint in {MAX_ROUNDS} rounds; one keeps minting new nodes")
+        raise RunError(
+            f"the rules did not reach a fixpoint in {MAX_ROUNDS} rounds; one keeps minting new nodes"
+        )
     return list(added.values()), problems

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 
@@ -28,7 +27,9 @@ def render_schemas() -> dict[str, str]:
 
 
 @click.command("schema")
-@click.option("--check", "verify", is_flag=True, help="Only verify that the committed schemas are up to date.")
+@click.option(
+    "--check", "verify", is_flag=True, help="Only verify that the committed schemas are up to date."
+)
 @click.pass_context
 def schema_command(ctx: click.Context, verify: bool) -> None:
     """Write schema/*.schema.json from the models, or verify them with --check."""
@@ -40,7 +41,11 @@ def schema_command(ctx: click.Context, verify: bool) -> None:
         if current == text:
             continue
         if verify:
-            stale.append(Problem(f"{C.SCHEMA_DIRNAME}/{name}", 0, 0, "is stale; run `dkg schema` and commit it"))
+            stale.append(
+                Problem(
+                    f"{C.SCHEMA_DIRNAME}/{name}", 0, 0, "is stale; run `dkg schema` and commit it"
+                )
+            )
         else:
             folder.mkdir(exist_ok=True)
             tmp = path.with_suffix(".tmp")

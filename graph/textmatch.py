@@ -115,5 +115,8 @@ class SourceText:
             if r > best[0]:
                 best = (r, at)
         at = best[1]
-        passage = self.flat[at : at + n]
+        end = at + n
+        while end < len(self.flat) and end < at + n + 20 and not self.flat[end].isspace():
+            end += 1  # finish the last word, so the passage reads as text
+        passage = self.flat[at:end]
         return best[0], self._span(at, min(at + n, len(self.flat))).first_line, passage

@@ -11,7 +11,9 @@ from graph import constants as C
 from graph.errors import Problem
 
 
-def validate(quads: list[Quad], shapes_path: Path, locate: dict[str, tuple[str, int]]) -> list[Problem]:
+def validate(
+    quads: list[Quad], shapes_path: Path, locate: dict[str, tuple[str, int]]
+) -> list[Problem]:
     """Return one Problem per SHACL violation; locate maps node IRIs to (file, line)."""
     import rdflib
     from pyshacl import validate as shacl
@@ -24,7 +26,9 @@ def validate(quads: list[Quad], shapes_path: Path, locate: dict[str, tuple[str, 
         shapes.parse(shapes_path, format="turtle")
     except Exception as exc:  # rdflib raises many kinds of syntax errors
         return [Problem(str(shapes_path), 0, 0, f"shapes do not parse: {exc}")]
-    conforms, report, _ = shacl(data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True)
+    conforms, report, _ = shacl(
+        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True
+    )
     if conforms:
         return []
     if not isinstance(report, rdflib.Graph):  # pySHACL could not use the shapes themselves

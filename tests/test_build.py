@@ -1,0 +1,193 @@
+"""The build: outputs are complete, byte-identical across builds, isomorphic across formats, and
+atomic; the rules derive what they declare; the CLI maps outcomes to exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rdflib
+from click.testing import CliRunner
+from rdflib.compare import isomorphic
+
+from graph.build import build, current_snapshot
+from graph.cli import main
+from graph.store import open_backend
+from tests.conftest import ROOT
+
+OUTPUTS = ["dkg.trig", "dkg.ttl", "dkg.nq", "dkg.jsonld", "manifest.json"]
+
+
+def test_build_writes_every_output(valid_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "build", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    snap = current_snapshot(out)
+    for name in OUTPUTS:
+        assert (snap / name).stat().st_size > 0
+    manifest = json.loads((snap / "manifest.json").read_text())
+    assert manifest["stats"]["claims"] == 7
+    assert manifest["stats"]["claims_inferred"] == 1
+    assert "7 claims (1 analyst, 1 inferred, 5 stated)" in result.output
+
+
+def test_two_builds_in_separate_processes_are_byte_identical(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    digests = []
+    for i, seed in enumerate(["1", "2"]):
+        out = tmp_path / f"out{i}"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "graph",
+                "-C",
+                str(valid_project),
+                "build",
+                "-q",
+                "-o",
+                str(out),
+            ],
+            check=True,
+            env=env,
+        )
+        snap = current_snapshot(out)
+        digests.append({name: (snap / name).read_bytes() for name in OUTPUTS})
+    assert digests[0] == digests[1]
+
+
+def test_formats_hold_the_same_graph(built: Path) -> None:
+    snap = current_snapshot(built)
+    trig = rdflib.Dataset().parse(snap / "dkg.trig", format="trig")
+    nq = rdflib.Dataset().parse(snap / "dkg.nq", format="nquads")
+    jsonld = rdflib.Dataset().parse(snap / "dkg.jsonld", format="json-ld")
+    assert len(trig) == len(nq) == len(jsonld) > 0
+    union = rdflib.Graph()
+    for s, p, o, _g in nq.quads((None, None, None, None)):
+        union.add((s, p, o))
+    assert isomorphic(union, rdflib.Graph().parse(snap / "dkg.ttl", format="turtle"))
+
+
+def test_named_graph_per_source_document(backend) -> None:  # type: ignore[no-untyped-def]
+    rows = backend.select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?c a dkg:Claim } }").rows
+    graphs = {r["g"].local for r in rows}
+    assert {"antwoorden-mkb-defensiebedrijven-2025", "antwoorden-idea-motie-boswijk-2025"} <= graphs
+
+
+def test_no_blank_nodes(built: Path) -> None:
+    text = (current_snapshot(built) / "dkg.nq").read_text()
+    assert "_:" not in text
+
+
+def test_failed_build_leaves_previous_output_intact(valid_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(valid_project, out)
+    before = {n: (current_snapshot(out) / n).read_bytes() for n in OUTPUTS}
+    doc = valid_project / "extract" / "documents" / "mini.yaml"
+    doc.write_text(doc.read_text().replace("subject: secfund", "subject: secfnd", 1))
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "build", "-o", str(out)])
+    assert result.exit_code == 1
+    assert "unknown entity 'secfnd' (did you mean 'secfund'?)" in result.output
+    after = {n: (current_snapshot(out) / n).read_bytes() for n in OUTPUTS}
+    assert before == after
+
+
+def test_store_answers_after_build(valid_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(valid_project, out)
+    b = open_backend(valid_project, out)
+    rows = b.select("SELECT ?v WHERE { id:secfund dkg:budget ?a . ?a schema:value ?v }").rows
+    assert [r["v"].value for r in rows] == ["100000000"]
+
+
+def test_negated_claim_has_no_plain_triple(valid_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(valid_project, out)
+    b = open_backend(valid_project, out)
+    assert not b.ask("ASK { id:financien dkg:participatesIn id:financieringstafel }")
+    assert b.ask(
+        "ASK { ?c rdf:subject id:financien ; rdf:predicate dkg:participatesIn ; dkg:polarity dkg:Negated ;"
+        " dkg:quote ?q ; dkg:source id:mini ; dkg:locator 'a1' }"
+    )
+
+
+def test_rule_derives_inferred_claim_with_premises(valid_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(valid_project, out)
+    b = open_backend(valid_project, out)
+    rows = b.select(
+        """SELECT ?c (COUNT(DISTINCT ?p) AS ?n) ?via WHERE {
+             ?c rdf:subject id:secfund ; rdf:predicate dkg:addresses ; rdf:object id:knelpunt-b ;
+                dkg:standing dkg:Inferred ; dkg:via ?via ; dkg:premise ?p ;
+                prov:wasGeneratedBy rule:action-line-coverage .
+           } GROUP BY ?c ?via"""
+    ).rows
+    assert len(rows) == 1
+    assert rows[0]["via"].local == "actielijn-2"
+    assert rows[0]["n"].value == "2"
+    assert rows[0]["c"].local == "inferred/action-line-coverage/secfund--knelpunt-b--actielijn-2"
+
+
+def test_dates_keep_their_precision(valid_project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(valid_project, out)
+    b = open_backend(valid_project, out)
+    row = b.select("SELECT ?d WHERE { id:secfund dkg:startDate ?d }").rows[0]
+    assert row["d"].value == "2025-04"
+    assert row["d"].datatype == "http://www.w3.org/2001/XMLSchema#gYearMonth"
+
+
+def test_no_build_yet_is_a_run_error(valid_project: Path, tmp_path: Path) -> None:
+    from graph.errors import RunError
+
+    with pytest.raises(RunError, match="run `dkg build` first"):
+        open_backend(valid_project, tmp_path / "nothing")
+
+
+def test_missing_extract_folder_exits_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["-C", str(tmp_path), "check"])
+    assert result.exit_code == 2
+    assert "no extract/ folder" in result.output
+
+
+def test_help_is_instant_and_lists_the_verbs() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "graph", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "build" in proc.stdout and "check" in proc.stdout
+    heavy = [
+        m
+        for m in ("rdflib", "pyoxigraph", "networkx", "pyvis", "pyshacl", "pydantic")
+        if f" {m}\n" in proc.stderr or f"| {m}\n" in proc.stderr
+    ]
+    assert heavy == [], f"`dkg --help` imports {heavy}"
+
+
+def test_real_project_checks_clean() -> None:
+    result = CliRunner().invoke(main, ["-C", str(ROOT), "check"])
+    assert result.exit_code == 0, result.output
+    assert "no problems found" in result.output
+
+
+def test_build_folder_snapshot_is_swapped_not_rewritten(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = build(valid_project, out)[1]
+    doc = valid_project / "extract" / "documents" / "mini.yaml"
+    doc.write_text(doc.read_text().replace("id: secfund-start", "id: secfund-started", 1))
+    second = build(valid_project, out)[1]
+    assert first != second
+    assert (out / "current").resolve() == second.resolve()
+    assert first.is_dir(), "the previous snapshot stays for readers that still have it open"
+    shutil.rmtree(out)
