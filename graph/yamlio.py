@@ -1,13 +1,14 @@
 """Load YAML safely, keeping the line and column of every value for error messages.
 
-PyYAML's composer (libyaml's C one where available) builds a node tree with marks; we turn it into
-plain Python values ourselves so that we can refuse what a curated file never needs: object tags,
-aliases (the "billion laughs" bomb), duplicate keys (silently last-wins otherwise), absurd sizes.
+We read libyaml's parser events (through PyYAML) and build plain Python values ourselves, so that
+we can refuse what a curated file never needs: object tags, aliases (the "billion laughs" bomb),
+duplicate keys (silently last-wins otherwise), control characters, absurd sizes and depths.
 Timestamps stay strings: dates are parsed by the models, which keep their precision.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import yaml
 from graph.constants import MAX_YAML_BYTES, MAX_YAML_DEPTH
 from graph.errors import Problem
 
-try:  # libyaml's C composer is ten times faster; the pure one gives the same nodes and marks.
+try:  # libyaml's C parser is ten times faster; the pure one gives the same events and marks.
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
@@ -32,6 +33,7 @@ _NULL = "tag:yaml.org,2002:null"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 _MAP = "tag:yaml.org,2002:map"
 _SEQ = "tag:yaml.org,2002:seq"
+_MERGE = "tag:yaml.org,2002:merge"
 _SCALAR_TAGS = {_STR, _INT, _FLOAT, _BOOL, _NULL, _TIMESTAMP}
 
 
@@ -70,67 +72,152 @@ class YamlProblem(Exception):
         super().__init__(str(problem))
 
 
-def _mark(node: yaml.Node) -> tuple[int, int]:
-    return node.start_mark.line + 1, node.start_mark.column + 1
+# Characters a curated text never needs and that can hide or reorder what a reader sees: C0 and C1
+# controls (terminal escapes, NUL) and the bidirectional overrides of "Trojan source" attacks.
+# YAML refuses most of them as raw bytes, but a double-quoted "\x1b" or "\u202e" escape lets them in.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+_Event = yaml.events.Event
+
+
+def _mark(event: _Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark else (0, 0)
+
+
+@dataclass
+class _Frame:
+    """An open mapping or sequence while the events stream past."""
+
+    value: dict[str, Any] | list[Any]
+    path: Path_
+    key: str | None = None
 
 
 class _Builder:
+    """Build plain values from the parser's events, without ever composing a node tree.
+
+    libyaml's composer recurses in C, so a few hundred thousand '[' overflow the C stack and kill
+    the process; the parser itself keeps an explicit stack. Building from events keeps the depth
+    check ahead of any recursion, and refuses aliases before anything is expanded.
+    """
+
     def __init__(self, file: str):
         self.file = file
         self.marks: dict[Path_, tuple[int, int]] = {}
         self.key_marks: dict[Path_, tuple[int, int]] = {}
-        self.seen: set[int] = set()
+        self.resolver = yaml.resolver.Resolver()
 
-    def fail(self, node: yaml.Node, message: str) -> YamlProblem:
-        line, col = _mark(node)
+    def fail(self, event: _Event, message: str) -> YamlProblem:
+        line, col = _mark(event)
         return YamlProblem(Problem(self.file, line, col, message))
 
-    def build(self, node: yaml.Node, path: Path_, depth: int) -> Any:
-        if depth > MAX_YAML_DEPTH:
-            raise self.fail(node, f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the data")
-        if id(node) in self.seen:
-            raise self.fail(node, "YAML aliases (*name) are not allowed; write the value out")
-        self.seen.add(id(node))
-        self.marks[path] = _mark(node)
-        if isinstance(node, yaml.MappingNode):
-            if node.tag != _MAP:
-                raise self.fail(node, f"tag {node.tag!r} is not allowed; remove it")
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail(key_node, "keys must be plain strings (no merge keys '<<')")
-                key = key_node.value
-                if key in out:
-                    line, _ = self.key_marks[(*path, key)]
-                    raise self.fail(key_node, f"duplicate key {key!r} (first at line {line}); keep one")
-                self.key_marks[(*path, key)] = _mark(key_node)
-                out[key] = self.build(value_node, (*path, key), depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            if node.tag != _SEQ:
-                raise self.fail(node, f"tag {node.tag!r} is not allowed; remove it")
-            return [self.build(v, (*path, i), depth + 1) for i, v in enumerate(node.value)]
-        assert isinstance(node, yaml.ScalarNode)
-        if node.tag not in _SCALAR_TAGS:
-            raise self.fail(node, f"tag {node.tag!r} is not allowed; remove it")
-        return _scalar(node)
+    def text(self, event: _Event, value: str) -> str:
+        bad = _CONTROL.search(value)
+        if bad:
+            code = f"U+{ord(bad.group()):04X}"
+            raise self.fail(
+                event,
+                f"control character {code} in the text; remove it (it can hide or reorder text)",
+            )
+        return value
+
+    def tag(self, event: _Event, kind: type[yaml.Node], allowed: set[str]) -> str:
+        tag = event.tag  # type: ignore[attr-defined]
+        if tag is None or tag == "!":
+            value = event.value if isinstance(event, yaml.ScalarEvent) else None
+            tag = self.resolver.resolve(kind, value, event.implicit)  # type: ignore[attr-defined]
+        if tag not in allowed:
+            raise self.fail(event, f"tag {tag!r} is not allowed; remove it")
+        return str(tag)
+
+    def build(self, events: Any) -> Any:
+        root: Any = None
+        stack: list[_Frame] = []
+        documents = 0
+        for event in events:
+            if isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise self.fail(
+                        event, "a second YAML document ('---'); keep one document per file"
+                    )
+                continue
+            if isinstance(event, yaml.AliasEvent):
+                raise self.fail(event, "YAML aliases (*name) are not allowed; write the value out")
+            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                stack.pop()
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue  # stream and document ends
+            top = stack[-1] if stack else None
+            if top is not None and isinstance(top.value, dict) and top.key is None:
+                self.key(event, top)
+                continue
+            if len(stack) > MAX_YAML_DEPTH:
+                raise self.fail(
+                    event, f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the data"
+                )
+            if top is None:
+                path: Path_ = ()
+            elif isinstance(top.value, dict):
+                assert top.key is not None
+                path = (*top.path, top.key)
+            else:
+                path = (*top.path, len(top.value))
+            self.marks[path] = _mark(event)
+            value: Any
+            if isinstance(event, yaml.MappingStartEvent):
+                self.tag(event, yaml.MappingNode, {_MAP})
+                value = {}
+                stack.append(_Frame(value, path))
+            elif isinstance(event, yaml.SequenceStartEvent):
+                self.tag(event, yaml.SequenceNode, {_SEQ})
+                value = []
+                stack.append(_Frame(value, path))
+            else:
+                assert isinstance(event, yaml.ScalarEvent)
+                value = _scalar(
+                    self.tag(event, yaml.ScalarNode, _SCALAR_TAGS), self.text(event, event.value)
+                )
+            if top is None:
+                root = value
+            elif isinstance(top.value, dict):
+                assert top.key is not None
+                top.value[top.key] = value
+                top.key = None
+            else:
+                top.value.append(value)
+        return root
+
+    def key(self, event: _Event, frame: _Frame) -> None:
+        assert isinstance(frame.value, dict)
+        if not isinstance(event, yaml.ScalarEvent):
+            raise self.fail(event, "keys must be plain strings, not lists or mappings")
+        if self.tag(event, yaml.ScalarNode, _SCALAR_TAGS | {_MERGE}) == _MERGE:
+            raise self.fail(event, "merge keys ('<<') are not allowed; write the keys out")
+        key = self.text(event, event.value)
+        if key in frame.value:
+            line, _ = self.key_marks[(*frame.path, key)]
+            raise self.fail(event, f"duplicate key {key!r} (first at line {line}); keep one")
+        self.key_marks[(*frame.path, key)] = _mark(event)
+        frame.key = key
 
 
-def _scalar(node: yaml.ScalarNode) -> Any:
-    text = node.value
-    if node.tag == _INT:
+def _scalar(tag: str, text: str) -> Any:
+    if tag == _INT:
         try:
             return int(text.replace("_", ""), 0)
         except ValueError:
             return text
-    if node.tag == _FLOAT:
+    if tag == _FLOAT:
         try:
             return float(text.replace("_", ""))
         except ValueError:
             return text
-    if node.tag == _BOOL:
+    if tag == _BOOL:
         return text.lower() in {"true", "yes", "on", "y"}
-    if node.tag == _NULL:
+    if tag == _NULL:
         return None
     return text  # str and timestamp: dates are checked, with their precision, by the models
 
@@ -142,7 +229,12 @@ def load_yaml(path: Path, display: str | None = None) -> Located:
         size = path.stat().st_size
         if size > MAX_YAML_BYTES:
             raise YamlProblem(
-                Problem(name, 1, 1, f"file is {size:,} bytes, over the {MAX_YAML_BYTES:,} limit; split it")
+                Problem(
+                    name,
+                    1,
+                    1,
+                    f"file is {size:,} bytes, over the {MAX_YAML_BYTES:,} limit; split it",
+                )
             )
         raw = path.read_bytes()
     except OSError as exc:
@@ -154,6 +246,10 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
     """Load YAML from bytes (see load_yaml)."""
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]  # a UTF-8 byte-order mark is harmless; editors on Windows write one
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise YamlProblem(
+            Problem(name, 1, 1, "file is UTF-16 or UTF-32 (byte-order mark); save it as UTF-8")
+        )
     if b"\x00" in raw:
         line = raw[: raw.index(b"\x00")].count(b"\n") + 1
         raise YamlProblem(Problem(name, line, 1, "file contains NUL bytes; is it a binary file?"))
@@ -162,21 +258,25 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise YamlProblem(
-            Problem(name, line, 1, f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8")
+            Problem(
+                name,
+                line,
+                1,
+                f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); save the file as UTF-8",
+            )
         ) from exc
+    builder = _Builder(name)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        data = builder.build(yaml.parse(text, Loader=_Loader))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = exc.problem or exc.context or "invalid YAML"
+        if "\t" in text.split("\n")[line - 1 if line else 0]:
+            what += " (a tab: YAML is indented with spaces, never tabs)"
         raise YamlProblem(Problem(name, line, col, f"YAML syntax: {what}")) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(name, 0, 0, f"YAML syntax: {exc}")) from exc
-    except RecursionError as exc:
-        raise YamlProblem(Problem(name, 0, 0, "nesting too deep to parse; flatten the data")) from exc
-    if node is None:
+    if data is None:
         return Located({}, name, {(): (1, 1)})
-    builder = _Builder(name)
-    data = builder.build(node, (), 0)
     return Located(data, name, builder.marks, builder.key_marks)
