@@ -103,18 +103,16 @@ def compile_project(root: Path, progress: Progress | None = None, shapes: bool =
     store = Store()
     store.bulk_extend(onto + data)
     inferred, rule_problems = apply_rules(store, rules)
-    del store
     if rule_problems:
         raise DataError(rule_problems)
-    quads = sort_quads(onto + data + inferred)
     if shapes:
         say("validating against the SHACL shapes")
         from graph.validate import validate
 
-        violations = validate(quads, ontology_dir / C.SHAPES_FILE, _locations(corpus, check))
+        violations = validate(store, ontology_dir / C.SHAPES_FILE, _locations(corpus, check))
         if violations:
             raise DataError(violations)
-    return Compiled(quads, check, corpus)
+    return Compiled(sort_quads(onto + data + inferred), check, corpus)
 
 
 # --- Writing -----------------------------------------------------------------------------------

@@ -1,48 +1,272 @@
-"""Validate the compiled graph against ontology/shapes.ttl (pySHACL) and locate each violation
-at the file and line of the claim or entity it concerns."""
+"""Validate the compiled graph against ontology/shapes.ttl, and locate each violation at the file
+and line of the claim or entity it concerns.
+
+The shapes are compiled to SPARQL and run on pyoxigraph, the store the build already holds: pySHACL
+took 10 s on 174 claims (its SPARQL constraints run on rdflib) and grows with the data, while the
+compiled queries take milliseconds and scale with the store. The compiler covers the part of SHACL
+Core that the shapes use (targets by class or subjects-of; min/max count, node kind, sh:in,
+sh:hasValue, datatype, minInclusive, pattern, class, uniqueLang; sh:or of property conditions) and
+SHACL-SPARQL constraints; a shape using anything else is refused with a message rather than skipped
+in silence. tests/test_validate.py checks that it agrees with pySHACL, the reference implementation.
+"""
 
 from __future__ import annotations
 
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyoxigraph import Quad, RdfFormat, serialize
+from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Store, parse
 
 from graph import constants as C
 from graph.errors import Problem
 
+SH = C.PREFIXES["sh"]
+RDF = C.PREFIXES["rdf"]
+Node = NamedNode | BlankNode | Literal
 
-def validate(
-    quads: list[Quad], shapes_path: Path, locate: dict[str, tuple[str, int]]
-) -> list[Problem]:
-    """Return one Problem per SHACL violation; locate maps node IRIs to (file, line)."""
-    import rdflib
-    from pyshacl import validate as shacl
+_PROPERTY_KEYS = {
+    "path", "minCount", "maxCount", "nodeKind", "in", "hasValue", "datatype", "minInclusive",
+    "pattern", "class", "uniqueLang", "message", "name", "description",
+}  # fmt: skip
+_NODE_KEYS = {"targetClass", "targetSubjectsOf", "property", "sparql", "or", "message", "declare"}
 
-    data = rdflib.Graph()
-    triples = [Quad(q.subject, q.predicate, q.object) for q in quads]
-    data.parse(data=serialize(triples, format=RdfFormat.N_TRIPLES), format="nt")
-    shapes = rdflib.Graph()
-    try:
-        shapes.parse(shapes_path, format="turtle")
-    except Exception as exc:  # rdflib raises many kinds of syntax errors
-        return [Problem(str(shapes_path), 0, 0, f"shapes do not parse: {exc}")]
-    conforms, report, _ = shacl(
-        data, shacl_graph=shapes, inference="none", advanced=True, allow_warnings=True
+
+class ShapeError(Exception):
+    """The shapes use SHACL that this validator does not implement."""
+
+
+@dataclass
+class Violation:
+    """One focus node that breaks one constraint."""
+
+    focus: str
+    message: str
+
+
+@dataclass
+class _Graph:
+    by_subject: dict[str, dict[str, list[Node]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(list))
     )
-    if conforms:
-        return []
-    if not isinstance(report, rdflib.Graph):  # pySHACL could not use the shapes themselves
-        return [Problem(str(shapes_path), 0, 0, f"the shapes cannot be used: {report}")]
-    sh = rdflib.Namespace(C.PREFIXES["sh"])
-    problems = []
-    for result in report.subjects(rdflib.RDF.type, sh.ValidationResult):
-        focus = str(report.value(result, sh.focusNode))
-        message = str(report.value(result, sh.resultMessage) or "violates a shape")
-        for prefix in (C.ID, C.CLAIM, C.PREFIXES["dkg"]):
-            message = message.replace(prefix, "")
-        file, line = locate.get(focus, ("(compiled graph)", 0))
-        short = focus
-        for prefix in (C.ID, C.CLAIM):
-            short = short.removeprefix(prefix)
-        problems.append(Problem(file, line, 0, f"{short}: {message}"))
-    return sorted(set(problems))
+
+    def get(self, node: Node, pred: str) -> list[Node]:
+        return self.by_subject.get(_key(node), {}).get(SH + pred, [])
+
+    def one(self, node: Node, pred: str) -> Node | None:
+        values = self.get(node, pred)
+        return values[0] if values else None
+
+    def keys(self, node: Node) -> set[str]:
+        return {p[len(SH) :] for p in self.by_subject.get(_key(node), {}) if p.startswith(SH)}
+
+    def items(self, head: Node) -> list[Node]:
+        out: list[Node] = []
+        while not (isinstance(head, NamedNode) and head.value == RDF + "nil"):
+            props = self.by_subject.get(_key(head), {})
+            out.append(props[RDF + "first"][0])
+            head = props[RDF + "rest"][0]
+        return out
+
+
+def _key(node: Node) -> str:
+    return str(node)
+
+
+def _n3(node: Node) -> str:
+    return str(node)  # pyoxigraph prints terms in N-Triples syntax, which SPARQL accepts
+
+
+def _path(g: _Graph, prop: Node) -> str:
+    path = g.one(prop, "path")
+    if not isinstance(path, NamedNode):
+        raise ShapeError("only simple property paths (one IRI) are supported")
+    return _n3(path)
+
+
+def _condition(g: _Graph, prop: Node) -> str:
+    """A SPARQL boolean expression true when ?this meets the property shape (inside sh:or)."""
+    unknown = g.keys(prop) - {"path", "minCount", "maxCount", "hasValue"}
+    if unknown:
+        raise ShapeError(
+            f"inside sh:or only minCount 1, maxCount 1 and hasValue are supported, not {sorted(unknown)}"
+        )
+    p = _path(g, prop)
+    parts = []
+    if (v := g.one(prop, "hasValue")) is not None:
+        parts.append(f"EXISTS {{ ?this {p} {_n3(v)} }}")
+    if (n := g.one(prop, "minCount")) is not None:
+        if int(str(n.value)) != 1:  # type: ignore[union-attr]
+            raise ShapeError("inside sh:or only minCount 1 is supported")
+        parts.append(f"EXISTS {{ ?this {p} ?_v }}")
+    if (n := g.one(prop, "maxCount")) is not None:
+        if int(str(n.value)) != 1:  # type: ignore[union-attr]
+            raise ShapeError("inside sh:or only maxCount 1 is supported")
+        parts.append(f"NOT EXISTS {{ ?this {p} ?_a , ?_b . FILTER(?_a != ?_b) }}")
+    return "(" + " && ".join(parts or ["true"]) + ")"
+
+
+def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str]]:
+    unknown = g.keys(prop) - _PROPERTY_KEYS
+    if unknown:
+        raise ShapeError(f"property shape uses unsupported {sorted(unknown)}")
+    p = _path(g, prop)
+    msg = str(getattr(g.one(prop, "message"), "value", "")) or f"violates a constraint on {p}"
+    out: list[tuple[str, str]] = []
+
+    def values(filter_: str) -> None:
+        out.append(
+            (
+                f"SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {p} ?value . FILTER({filter_}) }}",
+                msg,
+            )
+        )
+
+    if (n := g.one(prop, "minCount")) is not None:
+        k = int(str(n.value))  # type: ignore[union-attr]
+        out.append((
+            f"SELECT ?this WHERE {{ {{ SELECT DISTINCT ?this WHERE {{ {target} }} }} "
+            f"OPTIONAL {{ ?this {p} ?v }} }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {k})",
+            msg,
+        ))  # fmt: skip
+    if (n := g.one(prop, "maxCount")) is not None:
+        k = int(str(n.value))  # type: ignore[union-attr]
+        out.append((
+            f"SELECT ?this WHERE {{ {target} ?this {p} ?v }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {k})",
+            msg,
+        ))  # fmt: skip
+    if (kind := g.one(prop, "nodeKind")) is not None:
+        test = {SH + "IRI": "!isIRI(?value)", SH + "Literal": "!isLiteral(?value)"}.get(
+            str(kind.value)
+        )  # type: ignore[union-attr]
+        if test is None:
+            raise ShapeError(f"sh:nodeKind {kind} is not supported")
+        values(test)
+    if (lst := g.one(prop, "in")) is not None:
+        values(f"?value NOT IN ({', '.join(_n3(x) for x in g.items(lst))})")
+    if (v := g.one(prop, "hasValue")) is not None:
+        out.append(
+            (
+                f"SELECT DISTINCT ?this WHERE {{ {target} FILTER NOT EXISTS {{ ?this {p} {_n3(v)} }} }}",
+                msg,
+            )
+        )
+    if (dt := g.one(prop, "datatype")) is not None:
+        values(f"!isLiteral(?value) || DATATYPE(?value) != {_n3(dt)}")
+    if (lo := g.one(prop, "minInclusive")) is not None:
+        values(f"!(?value >= {_n3(lo)})")
+    if (pat := g.one(prop, "pattern")) is not None:
+        values(f"!REGEX(STR(?value), {_n3(pat)})")
+    if (cls := g.one(prop, "class")) is not None:
+        values(f"NOT EXISTS {{ ?value a {_n3(cls)} }}")
+    if (u := g.one(prop, "uniqueLang")) is not None and str(u.value) == "true":  # type: ignore[union-attr]
+        out.append((
+            f"SELECT DISTINCT ?this WHERE {{ {target} ?this {p} ?a , ?b . "
+            f'FILTER(?a != ?b && LANG(?a) = LANG(?b) && LANG(?a) != "") }}',
+            msg,
+        ))  # fmt: skip
+    return out
+
+
+def _sparql_query(g: _Graph, constraint: Node, target: str) -> tuple[str, str]:
+    select = str(getattr(g.one(constraint, "select"), "value", ""))
+    if not select:
+        raise ShapeError("a sh:sparql constraint needs sh:select")
+    if re.search(r"\bVALUES\b", select, re.IGNORECASE):
+        raise ShapeError("a SPARQL constraint must not contain VALUES (SHACL 5.3.1)")
+    body = select.replace("$this", "?this")
+    where = re.search(r"\bWHERE\s*\{", body, re.IGNORECASE)
+    if where is None:
+        raise ShapeError("a sh:sparql constraint needs a WHERE clause")
+    body = body[: where.end()] + f" {target} " + body[where.end() :]
+    body = re.sub(r"^\s*SELECT\s+", "SELECT DISTINCT ", body.strip(), count=1, flags=re.IGNORECASE)
+    msg = str(getattr(g.one(constraint, "message"), "value", "")) or "violates a SPARQL constraint"
+    return body, msg
+
+
+def compile_shapes(path: Path) -> list[tuple[str, str]]:
+    """Compile the shapes file to (SPARQL SELECT returning ?this and others, message template)."""
+    g = _Graph()
+    with path.open("rb") as fh:
+        for t in parse(fh, format=RdfFormat.TURTLE, base_iri=C.BASE):
+            g.by_subject[_key(t.subject)][t.predicate.value].append(t.object)  # type: ignore[arg-type]
+    queries: list[tuple[str, str]] = []
+    node_shapes = [
+        s for s, props in g.by_subject.items()
+        if any(k in props for k in (SH + "targetClass", SH + "targetSubjectsOf"))
+    ]  # fmt: skip
+    for key in sorted(node_shapes):
+        shape_props = g.by_subject[key]
+        shape = shape_props[SH + "targetClass"][0] if SH + "targetClass" in shape_props else None
+        node: Node = NamedNode(key.strip("<>")) if key.startswith("<") else BlankNode(key[2:])
+        unknown = g.keys(node) - _NODE_KEYS
+        if unknown:
+            raise ShapeError(f"{key}: unsupported {sorted(unknown)}")
+        targets = [f"{{ ?this a {_n3(c)} }}" for c in g.get(node, "targetClass")]
+        targets += [f"{{ ?this {_n3(p)} ?_t }}" for p in g.get(node, "targetSubjectsOf")]
+        target = " UNION ".join(targets)
+        del shape
+        for prop in g.get(node, "property"):
+            queries += _property_queries(g, prop, target)
+        for constraint in g.get(node, "sparql"):
+            queries.append(_sparql_query(g, constraint, target))
+        for alternatives in g.get(node, "or"):
+            conds = []
+            for alt in g.items(alternatives):
+                props = g.get(alt, "property")
+                conds.append("(" + " && ".join(_condition(g, p) for p in props) + ")")
+            msg = (
+                str(getattr(g.one(node, "message"), "value", "")) or "fits none of the alternatives"
+            )
+            queries.append(
+                (f"SELECT DISTINCT ?this WHERE {{ {target} FILTER(!({' || '.join(conds)})) }}", msg)
+            )
+    return queries
+
+
+def _fill(template: str, row: dict[str, str]) -> str:
+    def sub(m: re.Match[str]) -> str:
+        return row.get(m[1].lstrip("?$"), m[0])
+
+    return re.sub(r"\{([?$]\w+)\}", sub, template)
+
+
+def _short(value: str) -> str:
+    for prefix in (C.ID, C.CLAIM, C.ONTOLOGY):
+        if value.startswith(prefix):
+            return value[len(prefix) :]
+    return value
+
+
+def run_shapes(store: Store, queries: list[tuple[str, str]]) -> list[Violation]:
+    """Run compiled shapes over the store's union graph."""
+    header = C.sparql_prefixes()
+    found = []
+    for query, template in queries:
+        solutions = store.query(header + query, use_default_graph_as_union=True)
+        for sol in solutions:  # type: ignore[union-attr]
+            row = {v.value: _short(sol[v].value) for v in solutions.variables if sol[v] is not None}  # type: ignore[union-attr]
+            row["this"] = row.get("this", "")
+            focus = sol["this"]
+            found.append(Violation(focus.value if focus is not None else "", _fill(template, row)))
+    return found
+
+
+def validate(store: Store, shapes_path: Path, locate: dict[str, tuple[str, int]]) -> list[Problem]:
+    """Return one Problem per violation; locate maps node IRIs to (file, line)."""
+    try:
+        queries = compile_shapes(shapes_path)
+    except SyntaxError as exc:
+        return [Problem(str(shapes_path), 0, 0, f"shapes do not parse: {exc}")]
+    except ShapeError as exc:
+        return [Problem(str(shapes_path), 0, 0, f"the shapes cannot be used: {exc}")]
+    try:
+        violations = run_shapes(store, queries)
+    except SyntaxError as exc:
+        return [Problem(str(shapes_path), 0, 0, f"a shape compiles to invalid SPARQL: {exc}")]
+    problems = set()
+    for v in violations:
+        file, line = locate.get(v.focus, ("(compiled graph)", 0))
+        problems.add(Problem(file, line, 0, f"{_short(v.focus)}: {v.message}"))
+    return sorted(problems)
