@@ -97,11 +97,11 @@ def _condition(g: _Graph, prop: Node) -> str:
     if (v := g.one(prop, "hasValue")) is not None:
         parts.append(f"EXISTS {{ ?this {p} {_n3(v)} }}")
     if (n := g.one(prop, "minCount")) is not None:
-        if int(str(n.value)) != 1:  # type: ignore[union-attr]
+        if int(str(n.value)) != 1:
             raise ShapeError("inside sh:or only minCount 1 is supported")
         parts.append(f"EXISTS {{ ?this {p} ?_v }}")
     if (n := g.one(prop, "maxCount")) is not None:
-        if int(str(n.value)) != 1:  # type: ignore[union-attr]
+        if int(str(n.value)) != 1:
             raise ShapeError("inside sh:or only maxCount 1 is supported")
         parts.append(f"NOT EXISTS {{ ?this {p} ?_a , ?_b . FILTER(?_a != ?_b) }}")
     return "(" + " && ".join(parts or ["true"]) + ")"
@@ -124,14 +124,14 @@ def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str
         )
 
     if (n := g.one(prop, "minCount")) is not None:
-        k = int(str(n.value))  # type: ignore[union-attr]
+        k = int(str(n.value))
         out.append((
             f"SELECT ?this WHERE {{ {{ SELECT DISTINCT ?this WHERE {{ {target} }} }} "
             f"OPTIONAL {{ ?this {p} ?v }} }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {k})",
             msg,
         ))  # fmt: skip
     if (n := g.one(prop, "maxCount")) is not None:
-        k = int(str(n.value))  # type: ignore[union-attr]
+        k = int(str(n.value))
         out.append((
             f"SELECT ?this WHERE {{ {target} ?this {p} ?v }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {k})",
             msg,
@@ -139,7 +139,7 @@ def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str
     if (kind := g.one(prop, "nodeKind")) is not None:
         test = {SH + "IRI": "!isIRI(?value)", SH + "Literal": "!isLiteral(?value)"}.get(
             str(kind.value)
-        )  # type: ignore[union-attr]
+        )
         if test is None:
             raise ShapeError(f"sh:nodeKind {kind} is not supported")
         values(test)
@@ -160,7 +160,7 @@ def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str
         values(f"!REGEX(STR(?value), {_n3(pat)})")
     if (cls := g.one(prop, "class")) is not None:
         values(f"NOT EXISTS {{ ?value a {_n3(cls)} }}")
-    if (u := g.one(prop, "uniqueLang")) is not None and str(u.value) == "true":  # type: ignore[union-attr]
+    if (u := g.one(prop, "uniqueLang")) is not None and str(u.value) == "true":
         out.append((
             f"SELECT DISTINCT ?this WHERE {{ {target} ?this {p} ?a , ?b . "
             f'FILTER(?a != ?b && LANG(?a) = LANG(?b) && LANG(?a) != "") }}',
@@ -190,7 +190,7 @@ def compile_shapes(path: Path) -> list[tuple[str, str]]:
     g = _Graph()
     with path.open("rb") as fh:
         for t in parse(fh, format=RdfFormat.TURTLE, base_iri=C.BASE):
-            g.by_subject[_key(t.subject)][t.predicate.value].append(t.object)  # type: ignore[arg-type]
+            g.by_subject[_key(t.subject)][t.predicate.value].append(t.object)
     queries: list[tuple[str, str]] = []
     node_shapes = [
         s for s, props in g.by_subject.items()
@@ -245,8 +245,8 @@ def run_shapes(store: Store, queries: list[tuple[str, str]]) -> list[Violation]:
     found = []
     for query, template in queries:
         solutions = store.query(header + query, use_default_graph_as_union=True)
-        for sol in solutions:  # type: ignore[union-attr]
-            row = {v.value: _short(sol[v].value) for v in solutions.variables if sol[v] is not None}  # type: ignore[union-attr]
+        for sol in solutions:
+            row = {v.value: _short(sol[v].value) for v in solutions.variables if sol[v] is not None}
             row["this"] = row.get("this", "")
             focus = sol["this"]
             found.append(Violation(focus.value if focus is not None else "", _fill(template, row)))

@@ -82,7 +82,7 @@ def focus_pyshacl(quads: list[Quad]) -> set[str]:
     data = rdflib.Graph()
     triples = [Quad(q.subject, q.predicate, q.object) for q in quads]
     data.parse(data=serialize(triples, format=RdfFormat.N_TRIPLES), format="nt")
-    conforms, report, _ = pyshacl_validate(
+    _conforms, report, _ = pyshacl_validate(
         data, shacl_graph=str(SHAPES), inference="none", advanced=True
     )
     sh = rdflib.Namespace(C.PREFIXES["sh"])
