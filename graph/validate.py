@@ -17,7 +17,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Store, parse
+from pyoxigraph import BlankNode, Literal, NamedNode, QuerySolutions, RdfFormat, Store, parse
 
 from graph import constants as C
 from graph.errors import Problem
@@ -245,6 +245,7 @@ def run_shapes(store: Store, queries: list[tuple[str, str]]) -> list[Violation]:
     found = []
     for query, template in queries:
         solutions = store.query(header + query, use_default_graph_as_union=True)
+        assert isinstance(solutions, QuerySolutions)
         for sol in solutions:
             row = {v.value: _short(sol[v].value) for v in solutions.variables if sol[v] is not None}
             row["this"] = row.get("this", "")
