@@ -283,8 +283,11 @@ def _summary(compiled: Compiled) -> list[str]:
 
 @click.command("check")
 @click.option("--no-shapes", is_flag=True, help="Skip the SHACL validation of the compiled graph.")
+@click.option(
+    "--coverage", "per_answer", is_flag=True, help="List the quote coverage of every answer."
+)
 @click.pass_context
-def check_command(ctx: click.Context, no_shapes: bool) -> None:
+def check_command(ctx: click.Context, no_shapes: bool, per_answer: bool) -> None:
     """Check extract/ and ontology/: YAML, types, references, quotes, rules and SHACL shapes.
 
     Reports every problem as `ERROR file:line:col message`. Exit 0 clean, 1 data errors,
@@ -299,6 +302,11 @@ def check_command(ctx: click.Context, no_shapes: bool) -> None:
         done()
     for line in _summary(compiled):
         click.echo(line)
+    if per_answer:
+        for cov in compiled.check.coverage:
+            if cov.kind == "answer":
+                bar = "#" * round(cov.ratio * 20)
+                click.echo(f"  {cov.document} {cov.section:<8} {bar:<20} {cov.ratio:4.0%}")
     click.echo("no problems found")
 
 
