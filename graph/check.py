@@ -4,13 +4,14 @@ quotes cover. Graph-level checks (SHACL shapes) run on the compiled graph, in gr
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from graph import constants as C
 from graph.errors import Problem, display_path
-from graph.load import Corpus, Document, did_you_mean
+from graph.load import Corpus, Document, did_you_mean, suggest_id
 from graph.models import Entity, Section, Standing
 from graph.textmatch import SourceText, normalise
 from graph.vocab import RELATIONS
@@ -47,6 +48,16 @@ class CheckResult:
 
 
 def _read_source(doc: Document, corpus: Corpus, result: CheckResult) -> SourceText | None:
+    try:
+        return _read_source_text(doc, corpus, result)
+    except (OSError, ValueError) as exc:  # a name too long, a path loop, unreadable
+        text = doc.record.document.text
+        message = f"cannot read source text {text!r}: {getattr(exc, 'strerror', None) or exc}"
+        result.problems.append(doc.located.problem(("document", "text"), message))
+        return None
+
+
+def _read_source_text(doc: Document, corpus: Corpus, result: CheckResult) -> SourceText | None:
     meta = doc.record.document
     extract = corpus.extract_dir.resolve()
     target = (corpus.extract_dir / meta.text).resolve()
@@ -114,15 +125,25 @@ def _check_registry(corpus: Corpus, result: CheckResult) -> None:
 
 
 def _ref(
-    result: CheckResult, doc: Document, path: tuple[str | int, ...], ref: str, known: set[str]
+    result: CheckResult,
+    doc: Document,
+    path: tuple[str | int, ...],
+    ref: str,
+    known: set[str] | None,
 ) -> None:
-    if ref not in known:
+    if known is not None and ref not in known:
         result.problems.append(
             doc.located.problem(path, f"unknown entity {ref!r}{did_you_mean(ref, known)}")
         )
 
 
-def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: set[str]) -> None:
+# A quote not found in its own source: (document, path of the claim, quote, that source).
+Unfound = list[tuple[Document, tuple[str | int, ...], str, SourceText]]
+
+
+def _check_document(
+    doc: Document, corpus: Corpus, result: CheckResult, known: set[str] | None, unfound: Unfound
+) -> None:
     meta = doc.record.document
     if doc.path.stem != meta.id:
         result.problems.append(
@@ -148,7 +169,7 @@ def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: s
             )
         sections[sec.id] = sec
         a, b = sec.line_range()
-        if a > b or (source and b > n_lines):
+        if a < 1 or a > b or (source and b > n_lines):
             result.problems.append(
                 doc.located.problem(
                     ("document", "sections", j, "lines"),
@@ -194,11 +215,7 @@ def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: s
             continue
         found = source.find_all(claim.quote)
         if not found:
-            score, line, passage = source.closest(claim.quote)
-            msg = f"quote not found in {meta.text}"
-            if score > 0.5:
-                msg += f"; closest passage (line {line}, {score:.0%} alike): {passage!r}"
-            result.problems.append(doc.located.problem((*here, "quote"), msg))
+            unfound.append((doc, here, claim.quote, source))  # reported once all sources are read
             continue
         cited = sections.get(claim.locator)
         if cited is None:
@@ -230,6 +247,30 @@ def _check_document(doc: Document, corpus: Corpus, result: CheckResult, known: s
         _coverage(meta.id, meta.sections, source, spans, result)
 
 
+def _report_unfound(unfound: Unfound, corpus: Corpus, result: CheckResult) -> None:
+    """Say where each missing quote is: in another document's text, or the closest passage."""
+    texts = {d.record.document.id: d.record.document.text for d in corpus.documents}
+    for doc, here, quote, source in unfound:
+        meta = doc.record.document
+        msg = f"quote not found in {meta.text}"
+        for other, text in sorted(result.sources.items()):
+            spans = text.find_all(quote) if other != meta.id else []
+            if spans:
+                msg += (
+                    f", but it is in {texts[other]} (document {other!r}, line {spans[0].first_line});"
+                    f" cite it from {other}.yaml"
+                )
+                break
+        else:
+            score, line, passage = source.closest(quote)
+            if score > 0.5:
+                msg += f"; closest passage (line {line}, {score:.0%} alike): {passage!r}"
+        result.problems.append(doc.located.problem((*here, "quote"), msg))
+
+
+_ANSWER_HEADING = re.compile(r"(?m)^[ \t]*Antwoord\b[^\n]{0,40}:[ \t]*$")
+
+
 def _coverage(
     doc_id: str, sections: list, source: SourceText, spans: dict, result: CheckResult
 ) -> None:
@@ -245,34 +286,64 @@ def _coverage(
             for k in range(max(s, lo), min(e, hi)):
                 covered[k - lo] = True
         text = source.text[lo:hi]
+        # "Antwoord:" headings are layout, not content a claim could quote
+        for m in _ANSWER_HEADING.finditer(text):
+            text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
         total = sum(1 for ch in text if not ch.isspace())
         done = sum(1 for k, ch in enumerate(text) if covered[k] and not ch.isspace())
         result.coverage.append(SectionCoverage(doc_id, sec.id, sec.kind, done, total))
 
 
 def _check_part_of_cycles(corpus: Corpus, result: CheckResult) -> None:
+    # A depth-first search that visits each entity once, so a dense partOf graph cannot make it
+    # enumerate every path; a cycle shows as an edge back to an entity still on the path.
     parent: dict[str, list[tuple[str, Document, int]]] = defaultdict(list)
     for doc in corpus.documents:
         for i, claim in enumerate(doc.record.claims):
-            if claim.relation == "partOf" and claim.object and claim.polarity == "affirmed":
+            # a self-part is reported as "part of itself" by _check_document
+            part = claim.relation == "partOf" and claim.polarity == "affirmed"
+            if part and claim.object and claim.object != claim.subject:
                 parent[claim.subject].append((claim.object, doc, i))
-    reported: set[frozenset[str]] = set()
+    done: set[str] = set()
     for start in sorted(parent):
-        path, node = [start], start
-        stack = [(start, [start])]
-        while stack:
-            node, path = stack.pop()
-            for nxt, doc, i in parent.get(node, []):
-                if nxt == start:
-                    cyc = frozenset(path)
-                    if cyc not in reported:
-                        reported.add(cyc)
-                        chain = " -> ".join([*path, start])
-                        result.problems.append(
-                            doc.located.problem(("claims", i, "object"), f"partOf cycle: {chain}")
-                        )
-                elif nxt not in path and len(path) < 64:
-                    stack.append((nxt, [*path, nxt]))
+        if start in done:
+            continue
+        path, edges = [start], [iter(parent[start])]
+        while edges:
+            step = next(edges[-1], None)
+            if step is None:
+                done.add(path.pop())
+                edges.pop()
+                continue
+            nxt, doc, i = step
+            if nxt in path:
+                chain = " -> ".join([*path[path.index(nxt) :], nxt])
+                result.problems.append(
+                    doc.located.problem(("claims", i, "object"), f"partOf cycle: {chain}")
+                )
+            elif nxt not in done:
+                path.append(nxt)
+                edges.append(iter(parent.get(nxt, [])))
+
+
+def _spelt_ids(data: object) -> set[str]:
+    entities = data.get("entities") if isinstance(data, dict) else None
+    if not isinstance(entities, list):
+        return set()
+    spelt = [e["id"] for e in entities if isinstance(e, dict) and isinstance(e.get("id"), str)]
+    return {suggest_id(i) for i in spelt}  # 'SecFund' is reported once, at the registry
+
+
+def _check_rules(corpus: Corpus, result: CheckResult) -> None:
+    rules_dir = corpus.root / C.ONTOLOGY_DIRNAME / C.RULES_DIRNAME
+    rules = {p.stem for p in rules_dir.glob("*.rq")}
+    for doc in corpus.documents:
+        for i, claim in enumerate(doc.record.claims):
+            if claim.rule is not None and claim.rule not in rules:
+                hint = did_you_mean(claim.rule, rules)
+                where = ("claims", i, "rule")
+                message = f"unknown rule {claim.rule!r}{hint}; rules are ontology/rules/*.rq"
+                result.problems.append(doc.located.problem(where, message))
 
 
 def check_corpus(corpus: Corpus) -> CheckResult:
@@ -296,8 +367,18 @@ def check_corpus(corpus: Corpus) -> CheckResult:
                 doc.located.problem(("document", "id"), f"document id {did!r} is used by two files")
             )
     known |= set(doc_ids)
+    checkable: set[str] | None = known
+    if corpus.registry is None:
+        # The registry did not validate: resolve references against the ids it spells, so that
+        # one bad entity does not turn every reference in every document into an error; if it
+        # could not be read at all, references cannot be checked yet.
+        located = corpus.registry_located
+        checkable = known | _spelt_ids(located.data) if located is not None else None
+    unfound: Unfound = []
     for doc in corpus.documents:
-        _check_document(doc, corpus, result, known)
+        _check_document(doc, corpus, result, checkable, unfound)
+    _report_unfound(unfound, corpus, result)
+    _check_rules(corpus, result)
     _check_part_of_cycles(corpus, result)
     return result
 

@@ -4,6 +4,8 @@ with the file position of every value, collecting every problem instead of stopp
 from __future__ import annotations
 
 import difflib
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,17 @@ def did_you_mean(word: str, choices: Any) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+ID_FIELDS = {"id", "subject", "object", "in_scheme", "rule", "answered_by", "on_behalf_of"}
+
+
+def suggest_id(value: str) -> str:
+    """The id a curator probably meant: ASCII, lower-case, hyphens ('Financiën' -> 'financien')."""
+    text = unicodedata.normalize("NFKD", value)  # also folds full-width and ligature forms
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:80]
+
+
 def _validation_problems(exc: ValidationError, located: Located) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
@@ -81,13 +94,18 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
                 message += f"; choose from {', '.join(options)}"
             problems.append(located.problem(loc, message))
             continue
-        if kind == "string_pattern_mismatch" and field_name in {
-            "id",
-            "subject",
-            "object",
-            "in_scheme",
-        }:
-            message = f"{field_name}: {value!r} is not a valid id; use lower-case letters, digits and hyphens"
+        if kind == "string_pattern_mismatch" and "sections" in loc and field_name == "id":
+            message = f"id: {value!r} is not a valid section id; use lower-case letters, digits, '+', '.' and '-'"
+            problems.append(located.problem(loc, message))
+            continue
+        named = next((p for p in reversed(loc) if isinstance(p, str)), "")  # answered_by[0] too
+        if kind == "string_pattern_mismatch" and named in ID_FIELDS:
+            message = (
+                f"{named}: {value!r} is not a valid id; use lower-case letters, digits and hyphens"
+            )
+            meant = suggest_id(str(value))
+            if meant and meant != value:  # 'SecFund' or 'financiën' for 'secfund' or 'financien'
+                message += f" (did you mean {meant!r}?)"
             problems.append(located.problem(loc, message))
             continue
         msg = err["msg"].removeprefix("Value error, ")

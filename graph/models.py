@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from graph.vocab import ENTITY_TYPES, RELATIONS
 
 SLUG = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$|^[a-z0-9]$"
-_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+# [0-9], not \d: \d also matches other scripts' digits ('２０２５'), which int() reads and xsd: refuses
+_DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
 EntityType = Enum("EntityType", {t: t for t in ENTITY_TYPES}, type=str)  # type: ignore[misc]
 Relation = Enum("Relation", {r: r for r in RELATIONS}, type=str)  # type: ignore[misc]
@@ -60,12 +61,14 @@ class Label(Model):
 
 def parse_date(value: str) -> tuple[int, int | None, int | None]:
     """Split 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' into parts, raising ValueError if it is no date."""
-    m = _DATE.match(value)
+    m = _DATE.fullmatch(value)  # fullmatch: '$' would let a trailing newline through
     if not m:
         raise ValueError(f"{value!r} is not a date; write YYYY, YYYY-MM or YYYY-MM-DD")
     year = int(m[1])
     month = int(m[2]) if m[2] else None
     day = int(m[3]) if m[3] else None
+    if year == 0:
+        raise ValueError(f"{value!r}: there is no year 0")
     if month is not None and not 1 <= month <= 12:
         raise ValueError(f"{value!r}: month {month} does not exist")
     if day is not None and month is not None:
@@ -106,27 +109,47 @@ class DateQualifier(StrEnum):
     around = "around"
 
 
+# An http(s) address without what an IRI may not hold (RFC 3987): spaces, controls, <>"{}|\\^`
+_URL = r'^https?://[^\s<>"{}|\\^`\x00-\x1f\x7f]+$'
+
+
 class Identifiers(Model):
     """External identifiers, given only where certain."""
 
     wikidata: str | None = Field(
-        None, pattern=r"^Q[1-9]\d*$", description="Wikidata item id, only if certain."
+        None, pattern=r"^Q[1-9][0-9]*$", description="Wikidata item id, only if certain."
     )
     kamerstuk: list[str] = Field(
         default_factory=list,
         description="Kamerstuk numbers, written kst-DOSSIER[-SUFFIX]-NUMBER, e.g. kst-31125-133, kst-36725-XIII-2.",
     )
     document_number: str | None = Field(
-        None, pattern=r"^\d{4}D\d+$", description="Tweede Kamer document number, e.g. 2025D15102."
+        None,
+        pattern=r"^[0-9]{4}D[0-9]+$",
+        description="Tweede Kamer document number, e.g. 2025D15102.",
     )
-    url: str | None = Field(None, pattern=r"^https?://\S+$", description="Official web address.")
+    url: str | None = Field(None, pattern=_URL, description="Official web address.")
 
     @field_validator("kamerstuk")
     @classmethod
     def _kst(cls, value: list[str]) -> list[str]:
         for k in value:
-            if not re.match(r"^kst-\d+(-[A-Z0-9]+)*-\d+$", k):
+            if not re.fullmatch(r"kst-[0-9]+(-[A-Z0-9]+)*-[0-9]+", k):
                 raise ValueError(f"{k!r} is not a Kamerstuk number like kst-31125-133")
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _iri(cls, value: str | None) -> str | None:
+        # The address becomes an IRI (foaf:page): let the RDF library that will hold it judge it,
+        # so that a malformed one is a located data error here, never a crash in the compiler.
+        from pyoxigraph import NamedNode
+
+        if value is not None:
+            try:
+                NamedNode(value)
+            except ValueError as exc:
+                raise ValueError(f"{value!r} is not a valid web address ({exc})") from None
         return value
 
 
@@ -168,8 +191,12 @@ class Registry(Model):
 class Amount(Model):
     """An amount of money."""
 
+    # strict: a bool (yes) or a string ("100 miljoen") is no amount; finite: no .inf
     value: float = Field(
-        ge=0, description="The amount, in units of the currency (100 million is 100000000)."
+        ge=0,
+        strict=True,
+        allow_inf_nan=False,
+        description="The amount, in units of the currency (100 million is 100000000).",
     )
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code.")
 
@@ -220,7 +247,7 @@ class Section(Model):
         description="The question numbers it belongs to; joint answers list several.",
     )
     lines: str = Field(
-        pattern=r"^\d+(-\d+)?$",
+        pattern=r"^[0-9]+(-[0-9]+)?$",
         description="Line range in the source text, 1-based and inclusive: '12' or '12-18'.",
     )
 
@@ -310,8 +337,9 @@ class Claim(Model):
     rationale: str | None = Field(
         None, min_length=1, description="For standing 'analyst': the curator's reasoning."
     )
-    rule: str | None = Field(
-        None, description="For standing 'inferred': the id of the declared rule."
+    rule: Id | None = Field(
+        None,
+        description="For standing 'inferred': the id of the declared rule (ontology/rules/<id>.rq).",
     )
     note: str | None = Field(None, description="A curator's remark; not part of the claim.")
 
