@@ -1,0 +1,326 @@
+"""The coverage matrix: every bottleneck (IDEA's knelpunten A-H and any other) against the actions,
+instruments and policies that address it, each cell marked by its standing, with its sources.
+
+A cell can rest on several claims: a source may say it (stated), a declared rule may derive it from
+an action line (inferred, via that line), a curator may judge it (analyst). The cell shows the
+strongest: stated, then inferred (it follows from stated claims by a declared rule), then analyst;
+its sources are those of every claim, so nothing a reader could check is hidden.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from graph import constants as C
+from graph.reports.base import Column, Report, Section, Source, unique_sources
+from graph.reports.data import (
+    INTERVENTION_TYPES,
+    STANDING_RANK,
+    Claim,
+    claims,
+    kind_of,
+    labels,
+    local,
+    natural,
+    types,
+)
+from graph.store import Backend
+
+IDEA_SCHEME = C.ID + "idea-knelpunten"
+
+
+@dataclass
+class LineMapping:
+    """A bottleneck's action line, primary or secondary, with the sources that say so."""
+
+    line: str
+    primary: bool
+    sources: list[Source]
+
+
+@dataclass
+class Cell:
+    """Whether and how one intervention addresses one bottleneck."""
+
+    bottleneck: str
+    intervention: str
+    claims: list[Claim]
+
+    @property
+    def standing(self) -> str:
+        """The strongest standing among the cell's claims."""
+        return min((c.standing for c in self.claims), key=lambda s: STANDING_RANK.get(s, 9))
+
+    @property
+    def via(self) -> str | None:
+        """For an inferred cell, the action line it goes via (the primary one first)."""
+        if self.standing != "inferred":
+            return None
+        inferred = [c for c in self.claims if c.standing == "inferred" and c.via]
+        inferred.sort(key=lambda c: (not c.via_primary, natural(local(c.via))))
+        return inferred[0].via if inferred else None
+
+    @property
+    def sources(self) -> list[Source]:
+        """The sources of every claim in the cell."""
+        return unique_sources([s for c in self.claims for s in c.sources])
+
+
+@dataclass
+class Coverage:
+    """Bottlenecks, their action lines, and the cells of the matrix."""
+
+    bottlenecks: list[str]
+    notation: dict[str, str]
+    lines: dict[str, list[LineMapping]]
+    cells: dict[tuple[str, str], Cell]
+    interventions: list[str]
+    kinds: dict[str, str]
+    labels: dict[str, str]
+    line_notation: dict[str, str] = field(default_factory=dict)
+
+    def row(self, bottleneck: str) -> list[Cell]:
+        """The cells of one bottleneck, strongest standing first."""
+        cells = [c for (b, _), c in self.cells.items() if b == bottleneck]
+        return sorted(
+            cells, key=lambda c: (STANDING_RANK.get(c.standing, 9), local(c.intervention))
+        )
+
+    def column(self, intervention: str) -> list[Cell]:
+        """The cells of one intervention, in bottleneck order."""
+        order = {b: i for i, b in enumerate(self.bottlenecks)}
+        cells = [c for (_, i), c in self.cells.items() if i == intervention]
+        return sorted(cells, key=lambda c: order.get(c.bottleneck, len(order)))
+
+    def code(self, bottleneck: str) -> str:
+        """A bottleneck's short code: its notation (A-H), else its id."""
+        return self.notation.get(bottleneck) or local(bottleneck)
+
+    def line_code(self, line: str | None) -> str:
+        """An action line's number, else its id."""
+        if line is None:
+            return ""
+        return self.line_notation.get(line) or local(line)
+
+
+def compute(backend: Backend, lang: str) -> Coverage:
+    """Query the bottlenecks, their action lines and every affirmed, actual 'addresses' claim."""
+    table = backend.select(
+        "SELECT DISTINCT ?b ?scheme ?notation WHERE { ?b a dkg:Bottleneck ."
+        " OPTIONAL { ?b skos:inScheme ?scheme } OPTIONAL { ?b skos:notation ?notation } }"
+    )
+    scheme: dict[str, str] = {}
+    notation: dict[str, str] = {}
+    for row in table.rows:
+        b = row["b"]
+        if b is None:
+            continue
+        scheme.setdefault(b.value, row["scheme"].value if row["scheme"] else "")
+        if row["notation"] is not None:
+            notation[b.value] = row["notation"].value
+
+    mappings = claims(
+        backend,
+        "?claim rdf:predicate ?rel ; dkg:polarity dkg:Affirmed ."
+        " VALUES ?rel { dkg:primaryActionLine dkg:secondaryActionLine }",
+    )
+    lines: dict[str, list[LineMapping]] = defaultdict(list)
+    by_pair: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for m in mappings:
+        by_pair[(m.subject, m.object.value)].append(m)
+    for (bottleneck, line), stated in by_pair.items():
+        primary = any(m.relation == "primaryActionLine" for m in stated)
+        sources = unique_sources([s for m in stated for s in m.sources])
+        lines[bottleneck].append(LineMapping(line, primary, sources))
+
+    cell_claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for c in claims(
+        backend,
+        "?claim rdf:predicate dkg:addresses ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual .",
+    ):
+        cell_claims[(c.object.value, c.subject)].append(c)
+    cells = {k: Cell(k[0], k[1], v) for k, v in cell_claims.items()}
+
+    every_line = {m.line for ms in lines.values() for m in ms} | {
+        c.via for v in cells.values() for c in v.claims if c.via
+    }
+    interventions = sorted({i for _, i in cells})
+    kinds = {i: kind_of(t) for i, t in types(backend, interventions).items()}
+    line_notation = {}
+    if every_line:
+        from graph.reports.data import iri, values
+
+        for row in backend.select(
+            "SELECT DISTINCT ?l ?n WHERE { "
+            + values("l", map(iri, sorted(every_line)))
+            + " ?l skos:notation ?n }"
+        ).rows:
+            if row["l"] is not None and row["n"] is not None:
+                line_notation[row["l"].value] = row["n"].value
+    names = labels(backend, [*scheme, *interventions, *every_line], lang)
+
+    all_bottlenecks = set(scheme) | {b for b, _ in cells} | set(lines)
+
+    def order(b: str) -> tuple[object, ...]:
+        s = scheme.get(b, "")
+        return (
+            s != IDEA_SCHEME,
+            s,
+            notation.get(b) is None,
+            natural(notation.get(b, "")),
+            local(b),
+        )
+
+    for ms in lines.values():
+        ms.sort(key=lambda m: (not m.primary, natural(line_notation.get(m.line, local(m.line)))))
+
+    def by_kind(i: str) -> tuple[object, ...]:
+        k = kinds.get(i, "")
+        rank = INTERVENTION_TYPES.index(k) if k in INTERVENTION_TYPES else len(INTERVENTION_TYPES)
+        return (rank, names.get(i, local(i)).lower(), i)
+
+    return Coverage(
+        bottlenecks=sorted(all_bottlenecks, key=order),
+        notation=notation,
+        lines=dict(lines),
+        cells=cells,
+        interventions=sorted(interventions, key=by_kind),
+        kinds=kinds,
+        labels=names,
+        line_notation=line_notation,
+    )
+
+
+def as_json(cov: Coverage) -> list[dict[str, object]]:
+    """The stable JSON contract of `dkg report coverage --format json`."""
+    out: list[dict[str, object]] = []
+    for b in cov.bottlenecks:
+        out.append(
+            {
+                "bottleneck": {"id": local(b), "label": cov.labels.get(b, local(b))},
+                "action_lines": [
+                    {
+                        "id": local(m.line),
+                        "label": cov.labels.get(m.line, local(m.line)),
+                        "primary": m.primary,
+                    }
+                    for m in cov.lines.get(b, [])
+                ],
+                "actions": [
+                    {
+                        "id": local(c.intervention),
+                        "label": cov.labels.get(c.intervention, local(c.intervention)),
+                        "standing": c.standing,
+                        "via": local(c.via) if c.via else None,
+                        "sources": [s.as_json() for s in c.sources],
+                    }
+                    for c in cov.row(b)
+                ],
+            }
+        )
+    return out
+
+
+def mark(cov: Coverage, cell: Cell | None) -> str:
+    """A matrix cell: S (stated), ~N (inferred via action line N), A (analyst), or empty."""
+    if cell is None:
+        return ""
+    standing = cell.standing
+    if standing == "stated":
+        return "S"
+    if standing == "inferred":
+        return f"~{cov.line_code(cell.via)}"
+    return "A"
+
+
+LEGEND = "S = stated by a source; ~N = inferred via action line N; A = an analyst's judgement"
+
+
+def report(cov: Coverage) -> Report:
+    """The coverage report: action lines per bottleneck, the matrix, and every cell with sources."""
+    name = cov.labels.get
+    line_rows = []
+    for b in cov.bottlenecks:
+        ms = cov.lines.get(b, [])
+        line_rows.append(
+            {
+                "code": cov.code(b),
+                "bottleneck": name(b, local(b)),
+                "primary": [
+                    f"{cov.line_code(m.line)} {name(m.line, '')}".strip() for m in ms if m.primary
+                ],
+                "secondary": [
+                    f"{cov.line_code(m.line)} {name(m.line, '')}".strip()
+                    for m in ms
+                    if not m.primary
+                ],
+                "sources": unique_sources([s for m in ms for s in m.sources]),
+            }
+        )
+    codes = [cov.code(b) for b in cov.bottlenecks]
+    matrix_cols = [Column("intervention", "intervention"), Column("type", "type")]
+    matrix_cols += [Column(f"_{i}", code) for i, code in enumerate(codes)]
+    matrix = []
+    for i in cov.interventions:
+        rec: dict[str, object] = {"intervention": name(i, local(i)), "type": cov.kinds.get(i, "")}
+        for k, b in enumerate(cov.bottlenecks):
+            rec[f"_{k}"] = mark(cov, cov.cells.get((b, i)))
+        matrix.append(rec)
+    cell_rows = []
+    for b in cov.bottlenecks:
+        for c in cov.row(b):
+            cell_rows.append(
+                {
+                    "code": cov.code(b),
+                    "bottleneck": local(b),
+                    "intervention": name(c.intervention, local(c.intervention)),
+                    "intervention_id": local(c.intervention),
+                    "standing": c.standing,
+                    "via": local(c.via) if c.via else None,
+                    "sources": c.sources,
+                }
+            )
+    unaddressed = [cov.code(b) for b in cov.bottlenecks if not cov.row(b)]
+    notes = []
+    if unaddressed:
+        notes.append(
+            f"No intervention addresses: {', '.join(unaddressed)} (see `dkg report gaps`)."
+        )
+    sections = [
+        Section(
+            "action_lines",
+            "Bottlenecks and their action lines",
+            [
+                Column("code", "code"),
+                Column("bottleneck", "bottleneck"),
+                Column("primary", "primary action line"),
+                Column("secondary", "also touches"),
+            ],
+            line_rows,
+            in_csv=False,
+        ),
+        Section(
+            "matrix", "Coverage matrix", matrix_cols, matrix, note=LEGEND, cites=False, in_csv=False
+        ),
+        Section(
+            "cells",
+            "Who addresses what, according to whom",
+            [
+                Column("code", "code"),
+                Column("bottleneck", "bottleneck", table=False),
+                Column("intervention_id", "intervention id", table=False),
+                Column("intervention", "intervention"),
+                Column("standing", "standing"),
+                Column("via", "via"),
+            ],
+            cell_rows,
+        ),
+    ]
+    return Report(
+        "coverage",
+        "Coverage: bottlenecks against actions and instruments",
+        sections,
+        as_json(cov),
+        notes,
+    )
