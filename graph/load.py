@@ -100,9 +100,10 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
             continue
         named = next((p for p in reversed(loc) if isinstance(p, str)), "")  # answered_by[0] too
         if kind == "string_pattern_mismatch" and named in ID_FIELDS:
-            message = (
-                f"{named}: {value!r} is not a valid id; use lower-case letters, digits and hyphens"
-            )
+            # name the first non-ASCII character: 'ë' and 'e' + U+0308 print alike
+            odd = next((ch for ch in str(value) if ord(ch) > 127), "")
+            held = f" (it holds U+{ord(odd):04X} {unicodedata.name(odd, '?')})" if odd else ""
+            message = f"{named}: {value!r} is not a valid id{held}; use lower-case letters, digits and hyphens"
             meant = suggest_id(str(value))
             if meant and meant != value:  # 'SecFund' or 'financiën' for 'secfund' or 'financien'
                 message += f" (did you mean {meant!r}?)"
