@@ -42,6 +42,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "report_command",
         "Reports: coverage, gaps, show, money, timeline, commitments, sources.",
     ),
+    "analyze": (
+        "graph.analyze",
+        "analyze_command",
+        "Network analysis: centrality, paths, communities, robustness.",
+    ),
+    "export": (
+        "graph.export",
+        "export_command",
+        "Export the graph for Gephi and other tools: GraphML, GEXF, CSV, JSON.",
+    ),
+    "render": (
+        "graph.render",
+        "render_command",
+        "Draw the graph as one self-contained, offline HTML page (or the coverage matrix as SVG).",
+    ),
 }
 
 
