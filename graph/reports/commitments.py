@@ -16,6 +16,7 @@ from graph.reports.base import Column, Report, Section
 from graph.reports.data import (
     Claim,
     claims,
+    document_dates,
     iri,
     local,
     names_for,
@@ -42,18 +43,30 @@ class Commitment:
 
 
 def _done(backend: Backend, found: list[Claim]) -> set[str]:
-    """Promises whose relation now holds as a fact (an affirmed, actual claim says so)."""
+    """Promises that a later document reports as done: an affirmed, actual claim of the same
+    relation, stated in a document dated after the one that made the promise."""
     pending = [c.iri for c in found if c.affirmed]
     if not pending:
         return set()
     table = backend.select(
-        "SELECT DISTINCT ?claim WHERE { "
+        "SELECT DISTINCT ?claim ?doc WHERE { "
         + values("claim", map(iri, pending))
         + " ?claim rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ."
         " ?fact a dkg:Claim ; rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ;"
-        " dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual . }"
+        " dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual ; dkg:source ?doc . }"
     )
-    return {r["claim"].value for r in table.rows if r["claim"] is not None}
+    dates = document_dates(backend)
+    by_iri = {c.iri: c for c in found}
+    done = set()
+    for row in table.rows:
+        if row["claim"] is None or row["doc"] is None:
+            continue
+        promise = by_iri[row["claim"].value]
+        made = [dates[s.document] for s in promise.sources if s.document in dates]
+        fact = dates.get(local(row["doc"].value))
+        if fact is not None and made and all(fact.start > m.end for m in made):
+            done.add(promise.iri)
+    return done
 
 
 def _addressees(backend: Backend, found: list[Claim]) -> dict[str, str]:
@@ -126,8 +139,9 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
                 else "promised"
                 if c.modality == "planned"
                 else "conditional",
-                "relation": names.get(c.predicate, c.relation),
-                "object": object_text(c, names),
+                "relation": c.relation,
+                "object": object_id_or_text(c),
+                "what": f"{names.get(c.predicate, c.relation)} {object_text(c, names)}",
                 "to": names.get(m.to, local(m.to)) if m.to else None,
                 "due": m.due or None,
                 "status": m.status,
@@ -139,8 +153,9 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
         Column("by", "by"),
         Column("by_id", "by (id)", table=False),
         Column("kind", "kind"),
-        Column("relation", "relation"),
-        Column("object", "what"),
+        Column("what", "what"),
+        Column("relation", "relation", table=False),
+        Column("object", "object", table=False),
         Column("to", "to"),
         Column("due", "by when"),
         Column("status", "status"),
@@ -156,6 +171,11 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
     return Report(
         "commitments", "Commitments: what was promised, to whom, by when", [section], data
     )
+
+
+def object_id_or_text(c: Claim) -> str:
+    """The object as data: an entity id, or the literal's text."""
+    return local(c.object_id) if c.object_id else c.object.value
 
 
 def _json(record: dict[str, Any]) -> dict[str, Any]:

@@ -79,6 +79,7 @@ class Coverage:
     kinds: dict[str, str]
     labels: dict[str, str]
     line_notation: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)
 
     def row(self, bottleneck: str) -> list[Cell]:
         """The cells of one bottleneck, strongest standing first."""
@@ -94,8 +95,8 @@ class Coverage:
         return sorted(cells, key=lambda c: order.get(c.bottleneck, len(order)))
 
     def code(self, bottleneck: str) -> str:
-        """A bottleneck's short code: its notation (A-H), else its id."""
-        return self.notation.get(bottleneck) or local(bottleneck)
+        """A bottleneck's short code: its notation (A-H), else X1, X2... in matrix order."""
+        return self.codes.get(bottleneck) or local(bottleneck)
 
     def line_code(self, line: str | None) -> str:
         """An action line's number, else its id."""
@@ -180,8 +181,10 @@ def compute(backend: Backend, lang: str) -> Coverage:
         rank = INTERVENTION_TYPES.index(k) if k in INTERVENTION_TYPES else len(INTERVENTION_TYPES)
         return (rank, names.get(i, local(i)).lower(), i)
 
+    ordered = sorted(all_bottlenecks, key=order)
     return Coverage(
-        bottlenecks=sorted(all_bottlenecks, key=order),
+        bottlenecks=ordered,
+        codes=short_codes(ordered, notation),
         notation=notation,
         lines=dict(lines),
         cells=cells,
@@ -190,6 +193,21 @@ def compute(backend: Backend, lang: str) -> Coverage:
         labels=names,
         line_notation=line_notation,
     )
+
+
+def short_codes(bottlenecks: list[str], notation: dict[str, str]) -> dict[str, str]:
+    """Matrix headers: a bottleneck's notation when it is unique, else X1, X2, ..."""
+    seen = [notation[b] for b in bottlenecks if b in notation]
+    codes = {}
+    n = 0
+    for b in bottlenecks:
+        mark = notation.get(b)
+        if mark and seen.count(mark) == 1 and len(mark) <= 3:
+            codes[b] = mark
+        else:
+            n += 1
+            codes[b] = f"X{n}"
+    return codes
 
 
 def as_json(cov: Coverage) -> list[dict[str, object]]:
