@@ -188,6 +188,7 @@ class Claim:
     via: str | None = None
     via_primary: bool | None = None
     amount: tuple[float, str] | None = None
+    note: str | None = None
     sources: list[Source] = field(default_factory=list)
 
     @property
@@ -220,6 +221,7 @@ CLAIM_FIELDS = """
   OPTIONAL { ?claim dkg:via ?via }
   OPTIONAL { ?claim dkg:viaPrimary ?viaPrimary }
   OPTIONAL { ?o schema:value ?value ; schema:currency ?currency }
+  OPTIONAL { ?claim rdfs:comment ?note }
 """
 
 
@@ -231,7 +233,7 @@ def claims(backend: Backend, where: str, with_sources: bool = True) -> list[Clai
     """Claims selected by a WHERE pattern binding ?claim (fixed text, parameters as VALUES)."""
     query = (
         "SELECT DISTINCT ?claim ?s ?p ?o ?standing ?polarity ?modality ?when ?wq ?dq ?via ?viaPrimary "
-        "?value ?currency WHERE { { SELECT DISTINCT ?claim WHERE { ?claim a dkg:Claim . "
+        "?value ?currency ?note WHERE { { SELECT DISTINCT ?claim WHERE { ?claim a dkg:Claim . "
         + where
         + " } } "
         + CLAIM_FIELDS
@@ -259,6 +261,7 @@ def claims(backend: Backend, where: str, with_sources: bool = True) -> list[Clai
             amount=(float(value.value), currency.value)
             if value is not None and currency is not None
             else None,
+            note=row["note"].value if row["note"] is not None else None,
         )
     result = sorted(found.values(), key=lambda c: c.iri)
     if with_sources:

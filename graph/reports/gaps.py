@@ -97,9 +97,9 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
     )
     overdue = []
     for m in promised:
-        if m.status != "overdue" or m.claim.when is None:
-            continue
         c = m.claim
+        if m.status != "overdue" or c.when is None:
+            continue
         overdue.append(
             {
                 "by": pnames.get(c.subject, local(c.subject)),
