@@ -8,11 +8,7 @@ Negated claims never count as links: "Financiën does not take part" is not a co
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import islice, pairwise
 from typing import Any
 
@@ -20,7 +16,6 @@ import click
 import networkx as nx
 
 from graph.network import (
-    LANGS,
     PROJECTIONS,
     Projection,
     build_option,
@@ -33,8 +28,9 @@ from graph.network import (
     simple,
     term_label,
 )
+from graph.reports import emit, report_options
+from graph.reports.base import Column, Report, Section, Source
 
-FORMATS = ("table", "markdown", "csv", "json")
 # Exact betweenness is O(nm): above this many nodes it is estimated from sampled sources.
 EXACT_BETWEENNESS_MAX_NODES = 1500
 BETWEENNESS_SAMPLES = 500
@@ -42,100 +38,52 @@ SEED = 0
 DIGITS = 4
 
 
-# --- Output: one result, four formats (shared with any command that prints a table) --------------
+# --- Output: the reports' Report, so analyses print exactly like `dkg report` ---------------------
 
 
-@dataclass
-class Result:
-    """A titled table with notes: what every analysis prints, in any of the output formats."""
-
-    title: str
-    columns: list[str]
-    rows: list[list[Any]]
-    notes: list[str] = field(default_factory=list)
-    meta: dict[str, Any] = field(default_factory=dict)
+def _number(value: Any) -> str:
+    return f"{value:.{DIGITS}f}" if isinstance(value, float) else str(value)
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return f"{value:.{DIGITS}f}"
-    if isinstance(value, list | tuple):
-        return "; ".join(_cell(v) for v in value)
-    return str(value)
+def _joined(value: Any) -> str:
+    return "; ".join(str(v) for v in value) if isinstance(value, list | tuple) else str(value)
 
 
-def format_result(result: Result, fmt: str) -> str:
-    """Render a result as an aligned text table, Markdown, CSV or JSON (always ending in a newline)."""
-    if fmt == "json":
-        doc = {
-            "title": result.title,
-            **result.meta,
-            "notes": result.notes,
-            "columns": result.columns,
-            "rows": [dict(zip(result.columns, row, strict=True)) for row in result.rows],
+def _arrows(value: Any) -> str:
+    return " → ".join(str(v) for v in value)
+
+
+def make_report(
+    name: str,
+    title: str,
+    columns: list[tuple[str, str]],
+    records: list[dict[str, Any]],
+    notes: list[str],
+    meta: dict[str, Any],
+    cites: bool = False,
+) -> Report:
+    """An analysis as a Report: one table, its notes, and a JSON form carrying the projection."""
+    shows = {"path": _arrows, "members": _joined}
+    cols = [Column(key, header, show=shows.get(key, _number)) for key, header in columns]
+    json_rows = [
+        {
+            k: ([s.as_json() for s in v] if k == "sources" else v)
+            for k, v in r.items()
+            if not k.startswith("_")
         }
-        return json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
-    cells = [[_cell(v) for v in row] for row in result.rows]
+        for r in records
+    ]
+    data = {"analysis": name, "title": title, **meta, "notes": notes, "rows": json_rows}
+    heading = f"{name.capitalize()} ({meta['projection']['name']} projection)"
+    section = Section(name, title, cols, records, cites=cites)
+    return Report(name, heading, [section], data=data, notes=notes)
+
+
+def emit_report(report: Report, fmt: str, quotes: bool, out: str) -> None:
+    """Write an analysis like a report; in CSV, which has no place for them, notes go to stderr."""
+    emit(report, fmt, quotes, out)
     if fmt == "csv":
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(result.columns)
-        writer.writerows(cells)
-        return buf.getvalue()
-    if fmt == "markdown":
-
-        def md(text: str) -> str:
-            return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
-
-        lines = [f"## {md(result.title)}", ""]
-        lines += [f"{md(n)}  " for n in result.notes]
-        if result.notes:
-            lines.append("")
-        lines.append("| " + " | ".join(md(c) for c in result.columns) + " |")
-        lines.append("|" + "|".join("---" for _ in result.columns) + "|")
-        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in cells]
-        return "\n".join(lines) + "\n"
-    widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(result.columns)]
-
-    def line(values: Sequence[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
-
-    out = [result.title, ""]
-    out += [line(result.columns), line(["-" * w for w in widths])]
-    out += [line(row) for row in cells]
-    if not cells:
-        out.append("(none)")
-    if result.notes:
-        out += ["", *result.notes]
-    return "\n".join(out) + "\n"
-
-
-def output_options(func: Any) -> Any:
-    """--format and --lang, as every table-printing command has them."""
-    func = click.option(
-        "--lang",
-        type=click.Choice(LANGS),
-        default="nl",
-        show_default=True,
-        help="Language of labels.",
-    )(func)
-    return click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="table",
-        show_default=True,
-        help="Output format.",
-    )(func)
-
-
-def emit(result: Result, fmt: str) -> None:
-    """Print a result; in CSV, which has no place for them, notes go to stderr."""
-    click.echo(format_result(result, fmt), nl=False)
-    if fmt == "csv":
-        for note in result.notes:
+        for note in report.notes:
             click.echo(note, err=True)
 
 
@@ -186,22 +134,22 @@ def centrality(s: nx.Graph, exact: bool = False) -> Centrality:
 
 def centrality_result(
     g: nx.MultiDiGraph, projection: Projection, lang: str, top: int, exact: bool
-) -> Result:
+) -> Report:
     """The table of the most central nodes (brokers first)."""
     sub = project(g, projection)
     s = simple(sub)
     c = centrality(s, exact)
     ranked = c.ranking("betweenness")
     rows = [
-        [
-            i,
-            n,
-            label(g, n, lang),
-            g.nodes[n]["type"],
-            c.degree[n],
-            c.betweenness[n],
-            c.eigenvector[n],
-        ]
+        {
+            "rank": i,
+            "id": n,
+            "label": label(g, n, lang),
+            "type": g.nodes[n]["type"],
+            "degree": c.degree[n],
+            "betweenness": c.betweenness[n],
+            "eigenvector": c.eigenvector[n],
+        }
         for i, n in enumerate(ranked[:top] if top else ranked, start=1)
     ]
     notes = [
@@ -212,18 +160,22 @@ def centrality_result(
         "(normalised); eigenvector: linked to well-linked entities",
         *c.notes,
     ]
-    return Result(
+    return make_report(
+        "centrality",
         f"Centrality: top {len(rows)} of {len(ranked)} by betweenness",
-        ["rank", "id", "label", "type", "degree", "betweenness", "eigenvector"],
+        [(k, k) for k in ("rank", "id", "label", "type", "degree", "betweenness", "eigenvector")],
         rows,
         notes,
-        {"projection": projection.as_dict()},
+        {
+            "projection": projection.as_dict(),
+            "betweenness_sampled": bool(c.notes and "sampled" in c.notes[0]),
+        },
     )
 
 
 def explain_result(
     g: nx.MultiDiGraph, projection: Projection, broker: str, lang: str, limit: int
-) -> Result:
+) -> Report:
     """The pairs whose shortest paths pass through a broker, with one such path each."""
     s = simple(project(g, projection))
     if broker not in s:
@@ -246,12 +198,14 @@ def explain_result(
             pairs.append((through / total, a, b, path))
     pairs.sort(key=lambda p: (-p[0], len(p[3]), p[1], p[2]))
     rows = [
-        [
-            label(g, a, lang),
-            label(g, b, lang),
-            round(share, DIGITS),
-            " → ".join(label(g, n, lang) for n in path),
-        ]
+        {
+            "from": a,
+            "to": b,
+            "from_label": label(g, a, lang),
+            "to_label": label(g, b, lang),
+            "share": round(share, DIGITS),
+            "path": [label(g, n, lang) for n in path],
+        }
         for share, a, b, path in pairs[:limit]
     ]
     notes = [
@@ -260,9 +214,10 @@ def explain_result(
         f"showing {len(rows)} (--limit)",
         "share: the fraction of the pair's shortest paths that pass through it",
     ]
-    return Result(
+    return make_report(
+        "explain",
         f"Shortest paths through {label(g, broker, lang)} ({broker})",
-        ["from", "to", "share", "example path"],
+        [("from_label", "from"), ("to_label", "to"), ("share", "share"), ("path", "example path")],
         rows,
         notes,
         {"projection": projection.as_dict(), "broker": broker, "pairs": len(pairs)},
@@ -291,20 +246,16 @@ def _path_counts(s: nx.Graph, source: str) -> dict[str, tuple[int, int]]:
 # --- Paths ---------------------------------------------------------------------------------------
 
 
-def _source_text(sources: Iterable[dict[str, str]]) -> str:
-    return "; ".join(f"{s['document']} {s['locator']}".strip() for s in sources)
-
-
 def paths_result(
     g: nx.MultiDiGraph, projection: Projection, start: str, end: str, lang: str, limit: int
-) -> Result:
+) -> Report:
     """The shortest paths between two entities, one row per hop with its claims' standing and source."""
     sub = project(g, projection)
     for name, node in (("FROM", start), ("TO", end)):
         if node not in sub:
             raise click.BadParameter(f"{node!r} is not in {projection.describe()}", param_hint=name)
     s = simple(sub)
-    rows: list[list[Any]] = []
+    rows: list[dict[str, Any]] = []
     found = 0
     if nx.has_path(s, start, end):
         paths = sorted(islice(nx.all_shortest_paths(s, start, end), 1000))
@@ -317,16 +268,21 @@ def paths_result(
                     if d["via"]:
                         relation += f" (via {label(g, d['via'], lang)})"
                     rows.append(
-                        [
-                            number,
-                            hop,
-                            label(g, u, lang),
-                            f"{arrow} {relation}",
-                            label(g, v, lang),
-                            d["standing"],
-                            _source_text(d["sources"]),
-                            [src["quote"] for src in d["sources"] if src["quote"]],
-                        ]
+                        {
+                            "path": number,
+                            "hop": hop,
+                            "from": u,
+                            "to": v,
+                            "from_label": label(g, u, lang),
+                            "relation": f"{arrow} {relation}",
+                            "to_label": label(g, v, lang),
+                            "standing": d["standing"],
+                            "claims": d["claims"],
+                            "sources": [
+                                Source(src["document"], src["locator"], src["quote"] or None)
+                                for src in d["sources"]
+                            ],
+                        }
                     )
         total = len(paths)
     else:
@@ -342,12 +298,21 @@ def paths_result(
         notes.append(
             f"no path from {label(g, start, lang)} to {label(g, end, lang)} in this projection"
         )
-    return Result(
+    return make_report(
+        "paths",
         f"Paths from {label(g, start, lang)} ({start}) to {label(g, end, lang)} ({end})",
-        ["path", "hop", "from", "relation", "to", "standing", "source", "quote"],
+        [
+            ("path", "path"),
+            ("hop", "hop"),
+            ("from_label", "from"),
+            ("relation", "relation"),
+            ("to_label", "to"),
+            ("standing", "standing"),
+        ],
         rows,
         notes,
         {"projection": projection.as_dict(), "from": start, "to": end, "paths": total},
+        cites=True,
     )
 
 
@@ -363,7 +328,7 @@ def _hop_edges(sub: nx.MultiDiGraph, u: str, v: str) -> list[tuple[str, str, dic
 # --- Communities ---------------------------------------------------------------------------------
 
 
-def communities_result(g: nx.MultiDiGraph, projection: Projection, lang: str) -> Result:
+def communities_result(g: nx.MultiDiGraph, projection: Projection, lang: str) -> Report:
     """Clusters of closely linked entities (Louvain, fixed seed), named by their most central member."""
     from networkx.algorithms.community import louvain_communities, modularity
 
@@ -382,7 +347,14 @@ def communities_result(g: nx.MultiDiGraph, projection: Projection, lang: str) ->
     clusters.sort(key=lambda c: (-len(c[1]), c[0]))
     shown = [c for c in clusters if len(c[1]) > 1]
     rows = [
-        [i, label(g, central, lang), len(members), [label(g, m, lang) for m in members]]
+        {
+            "community": i,
+            "id": central,
+            "name": label(g, central, lang),
+            "size": len(members),
+            "member_ids": members,
+            "members": [label(g, m, lang) for m in members],
+        }
         for i, (central, members) in enumerate(shown, start=1)
     ]
     notes = [
@@ -394,9 +366,15 @@ def communities_result(g: nx.MultiDiGraph, projection: Projection, lang: str) ->
     alone = len(clusters) - len(shown)
     if alone:
         notes.append(f"{alone} entities have no link in this projection and are not listed")
-    return Result(
+    return make_report(
+        "communities",
         f"Communities: {len(shown)} clusters",
-        ["community", "named after", "size", "members"],
+        [
+            ("community", "community"),
+            ("name", "named after"),
+            ("size", "size"),
+            ("members", "members"),
+        ],
         rows,
         notes,
         {"projection": projection.as_dict()},
@@ -428,9 +406,13 @@ VARIANTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
+def _key(variant: str) -> str:
+    return "rank_" + variant.replace(" ", "_")
+
+
 def robustness_result(
     g: nx.MultiDiGraph, projection: Projection, lang: str, top: int, metric: str, exact: bool
-) -> Result:
+) -> Report:
     """How the top of the ranking changes when inferred or analyst claims are left out."""
     base_sub = project(g, projection)
     base = centrality(simple(base_sub), exact)
@@ -456,14 +438,15 @@ def robustness_result(
             if r > top >= base_rank.index(n) + 1
         ]
         rows.append(
-            [
-                label(g, n, lang),
-                g.nodes[n]["type"],
-                base_rank.index(n) + 1,
-                *ranks,
-                getattr(base, metric)[n],
-                "drops out of the top " + str(top) + " " + ", ".join(left) if left else "",
-            ]
+            {
+                "id": n,
+                "label": label(g, n, lang),
+                "type": g.nodes[n]["type"],
+                "rank_all": base_rank.index(n) + 1,
+                **{_key(name): r for (name, *_y), r in zip(variants, ranks, strict=True)},
+                metric: getattr(base, metric)[n],
+                "note": f"drops out of the top {top} {', '.join(left)}" if left else "",
+            }
         )
     notes = [
         projection.describe(),
@@ -478,15 +461,16 @@ def robustness_result(
             f"Kendall tau over the top {tau:.{DIGITS}f}"
         )
     notes += base.notes
-    return Result(
+    return make_report(
+        "robustness",
         f"Robustness of the {metric} ranking to inferred and analyst claims",
         [
-            "label",
-            "type",
-            "rank (all)",
-            *(f"rank ({name})" for name, *_x in variants),
-            metric,
-            "note",
+            ("label", "label"),
+            ("type", "type"),
+            ("rank_all", "rank (all)"),
+            *((_key(name), f"rank ({name})") for name, *_x in variants),
+            (metric, metric),
+            ("note", "note"),
         ],
         rows,
         notes,
@@ -498,7 +482,7 @@ def robustness_result(
 
 
 def _common(func: Any) -> Any:
-    return build_option(output_options(projection_options(func)))
+    return build_option(report_options(projection_options(func)))
 
 
 @click.group("analyze")
@@ -519,11 +503,7 @@ _PROJECTION_HELP = "; ".join(f"{p.name}: {p.description}" for p in PROJECTIONS.v
     "--top", type=click.IntRange(0), default=20, show_default=True, help="Rows to show (0: all)."
 )
 @click.option(
-    "--explain",
-    "explain",
-    default=None,
-    metavar="ID",
-    help="Show the shortest paths through this broker.",
+    "--explain", default=None, metavar="ID", help="Show the shortest paths through this broker."
 )
 @click.option(
     "--limit",
@@ -535,23 +515,14 @@ _PROJECTION_HELP = "; ".join(f"{p.name}: {p.description}" for p in PROJECTIONS.v
 @click.option("--exact", is_flag=True, help="Exact betweenness even on large graphs (slow).")
 @click.pass_context
 def centrality_command(
-    ctx: click.Context,
-    fmt: str,
-    lang: str,
-    build_dir: Any,
-    top: int,
-    explain: str | None,
-    limit: int,
-    exact: bool,
-    **proj: Any,
+    ctx: click.Context, top: int, explain: str | None, limit: int, exact: bool, **opts: Any
 ) -> None:
     """Degree, betweenness and eigenvector centrality: the brokers of the network."""
-    g = graph_for(ctx, build_dir)
-    projection = projection_from(**proj)
+    g, projection, out = _setup(ctx, opts)
     if explain:
-        emit(explain_result(g, projection, resolve(g, explain), lang, limit), fmt)
+        out(explain_result(g, projection, resolve(g, explain), opts["lang"], limit))
     else:
-        emit(centrality_result(g, projection, lang, top, exact), fmt)
+        out(centrality_result(g, projection, opts["lang"], top, exact))
 
 
 @analyze_command.command("paths")
@@ -562,33 +533,19 @@ def centrality_command(
     "--limit", type=click.IntRange(1), default=5, show_default=True, help="Paths to show."
 )
 @click.pass_context
-def paths_command(
-    ctx: click.Context,
-    start: str,
-    end: str,
-    fmt: str,
-    lang: str,
-    build_dir: Any,
-    limit: int,
-    **proj: Any,
-) -> None:
+def paths_command(ctx: click.Context, start: str, end: str, limit: int, **opts: Any) -> None:
     """How FROM connects to TO (ids, labels or aliases): each hop with its standing and source."""
-    g = graph_for(ctx, build_dir)
-    emit(
-        paths_result(g, projection_from(**proj), resolve(g, start), resolve(g, end), lang, limit),
-        fmt,
-    )
+    g, projection, out = _setup(ctx, opts)
+    out(paths_result(g, projection, resolve(g, start), resolve(g, end), opts["lang"], limit))
 
 
 @analyze_command.command("communities")
 @_common
 @click.pass_context
-def communities_command(
-    ctx: click.Context, fmt: str, lang: str, build_dir: Any, **proj: Any
-) -> None:
+def communities_command(ctx: click.Context, **opts: Any) -> None:
     """Clusters of closely linked entities, named by their most central member."""
-    g = graph_for(ctx, build_dir)
-    emit(communities_result(g, projection_from(**proj), lang), fmt)
+    g, projection, out = _setup(ctx, opts)
+    out(communities_result(g, projection, opts["lang"]))
 
 
 @analyze_command.command("robustness")
@@ -604,19 +561,22 @@ def communities_command(
 )
 @click.option("--exact", is_flag=True, help="Exact betweenness even on large graphs (slow).")
 @click.pass_context
-def robustness_command(
-    ctx: click.Context,
-    fmt: str,
-    lang: str,
-    build_dir: Any,
-    top: int,
-    metric: str,
-    exact: bool,
-    **proj: Any,
-) -> None:
+def robustness_command(ctx: click.Context, top: int, metric: str, exact: bool, **opts: Any) -> None:
     """How the ranking changes when inferred or analyst claims are left out."""
-    g = graph_for(ctx, build_dir)
-    emit(robustness_result(g, projection_from(**proj), lang, top, metric, exact), fmt)
+    g, projection, out = _setup(ctx, opts)
+    out(robustness_result(g, projection, opts["lang"], top, metric, exact))
+
+
+def _setup(ctx: click.Context, opts: dict[str, Any]) -> tuple[nx.MultiDiGraph, Projection, Any]:
+    g = graph_for(ctx, opts["build_dir"])
+    projection = projection_from(
+        opts["projection_name"], opts["types"], opts["relations"], opts["standings"], opts["modal"]
+    )
+
+    def out(report: Report) -> None:
+        emit_report(report, opts["fmt"], opts["quotes"], opts["out"])
+
+    return g, projection, out
 
 
 analyze_command.help = (analyze_command.help or "") + "\n\nProjections: " + _PROJECTION_HELP

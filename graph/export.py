@@ -107,7 +107,8 @@ def to_graphml(g: nx.MultiDiGraph, lang: str = "nl") -> bytes:
 
 def to_gexf(g: nx.MultiDiGraph, lang: str = "nl") -> bytes:
     """GEXF 1.2 for Gephi, without the writer's date stamp."""
-    text = "\n".join(nx.generate_gexf(flat_graph(g, lang), version="1.2draft"))
+    lines = nx.generate_gexf(flat_graph(g, lang), version="1.2draft")
+    text = '<?xml version="1.0" encoding="utf-8"?>\n' + "\n".join(lines)
     text = re.sub(r'\s+lastmodifieddate="[^"]*"', "", text, count=1)
     return (text + "\n").encode()
 

@@ -482,9 +482,11 @@ def build_option(func: Any) -> Any:
 def graph_for(ctx: click.Context, build_dir: Path | None) -> nx.MultiDiGraph:
     """Open the current build chosen on the command line and load it as a graph."""
     from graph.cli import root_of
+    from graph.query import backend_for
     from graph.store import open_backend
 
-    return load_graph(open_backend(root_of(ctx), build_dir))
+    backend = open_backend(root_of(ctx), build_dir) if build_dir else backend_for(ctx)
+    return load_graph(backend)
 
 
 def projection_options(func: Any) -> Any:
