@@ -103,8 +103,8 @@ def queries_dir(root: Path) -> Path:
 
 
 def parameters(text: str) -> dict[str, str]:
-    """The query's parameters: single-variable VALUES blocks, with their default values."""
-    return {m[1]: " ".join(m[2].split()) for m in _PARAM.finditer(text)}
+    """The query's parameters: VALUES blocks of one variable and one value (its default)."""
+    return {m[1]: m[2].strip() for m in _PARAM.finditer(text) if len(m[2].split()) == 1}
 
 
 def describe_query(path: Path) -> StoredQuery:
