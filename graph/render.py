@@ -228,7 +228,7 @@ def coverage_layout(g: nx.MultiDiGraph, lang: str) -> dict[str, tuple[float, flo
                 if r == "inActionLine" and v in groups
             )
             groups[own[0] if own else ""].append(n)
-    row = 46.0
+    row = 64.0
     pos: dict[str, tuple[float, float]] = {}
     y = 0.0
     line_y: dict[str, float] = {}
@@ -238,13 +238,13 @@ def coverage_layout(g: nx.MultiDiGraph, lang: str) -> dict[str, tuple[float, flo
         if line:
             line_y[line] = y + (block - 1) * row / 2
         for i, n in enumerate(members):
-            pos[n] = (900.0, y + i * row)
+            pos[n] = (760.0, y + i * row)
         y += block * row + row
     height = max(y - 2 * row, row * max(len(bottlenecks), 1))
     for i, n in enumerate(bottlenecks):
         pos[n] = (0.0, i * height / max(len(bottlenecks) - 1, 1) if len(bottlenecks) > 1 else 0.0)
     for line in lines:
-        pos[line] = (450.0, round(line_y.get(line, 0.0), 1))
+        pos[line] = (380.0, round(line_y.get(line, 0.0), 1))
     return pos
 
 
@@ -316,9 +316,10 @@ def page_data(
             "title": f"{text} ({term(d['type'])})",
             "type": d["type"],
             "shape": shape,
-            "color": {"background": colour, "border": "#000000" if uncovered else colour},
-            "borderWidth": 4 if uncovered else 1,
-            "value": degree.get(n, 0) + 1,
+            # A bottleneck nothing addresses is drawn hollow: nothing fills it.
+            "color": {"background": "#ffffff" if uncovered else colour, "border": colour},
+            "borderWidth": 3 if uncovered else 1,
+            "value": 1 if view == "coverage" else degree.get(n, 0) + 1,
             "x": x,
             "y": y,
             "search": sorted(
@@ -355,7 +356,7 @@ def page_data(
         }
     edges: list[dict[str, Any]] = []
     edge_details: dict[str, Any] = {}
-    labels = g.number_of_edges() <= EDGE_LABELS_MAX
+    labels = g.number_of_edges() <= EDGE_LABELS_MAX and view != "coverage"
     for i, (u, v, _k, d) in enumerate(
         sorted(g.edges(keys=True, data=True), key=lambda e: (e[0], e[1], e[2]))
     ):
@@ -616,8 +617,8 @@ def coverage_svg(g: nx.MultiDiGraph, lang: str = "nl") -> str:
     left = 20 + char * max([len(t) for t in row_labels] + [10])
     longest = max([len(clip(name(n), 40)) for n in col_nodes] + [8])
     top = 70 + longest * char * 0.82
-    width = left + cell * (len(col_nodes) + 2) + 40
-    height = top + cell * max(len(bottlenecks), 1) + 150
+    width = max(left + cell * (len(col_nodes) + 2) + 40, 940)
+    height = top + cell * max(len(bottlenecks), 1) + 190
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
         f'viewBox="0 0 {width:.0f} {height:.0f}" font-family="DejaVu Sans, Arial, sans-serif" font-size="11">',
@@ -631,19 +632,19 @@ def coverage_svg(g: nx.MultiDiGraph, lang: str = "nl") -> str:
     )
     out.append(f'<text x="20" y="24" font-size="15" font-weight="bold">{escape(heading)}</text>')
     x = left
+    group_names = []
     for line, members in columns:
-        group = (
-            f"{g.nodes[line]['notation']}. {name(line)}"
-            if line
-            else ("zonder actielijn" if lang == "nl" else "no action line")
-        )
+        code = str(g.nodes[line]["notation"] or "?") if line else "–"
+        group = name(line) if line else ("zonder actielijn" if lang == "nl" else "no action line")
+        group_names.append(f"{code} = {group}")
         span = cell * len(members)
         out.append(
-            f'<line x1="{x + 2:.0f}" y1="{top - 4:.0f}" x2="{x + span - 2:.0f}" y2="{top - 4:.0f}" stroke="#393b79" stroke-width="3"/>'
+            f'<line x1="{x + 2:.0f}" y1="{top - 4:.0f}" x2="{x + span - 2:.0f}" y2="{top - 4:.0f}" '
+            'stroke="#393b79" stroke-width="3"/>'
         )
         out.append(
-            f'<text x="{x + 2:.0f}" y="{top + 14 + cell * len(bottlenecks):.0f}" fill="#393b79" font-weight="bold">'
-            f"{escape(clip(group, max(int(span / char), 3)))}<title>{escape(group)}</title></text>"
+            f'<text x="{x + span / 2:.0f}" y="{top + 16 + cell * len(bottlenecks):.0f}" text-anchor="middle" '
+            f'fill="#393b79" font-weight="bold">{escape(code)}<title>{escape(group)}</title></text>'
         )
         for i, n in enumerate(members):
             cx = x + i * cell + cell / 2
@@ -716,8 +717,12 @@ def coverage_svg(g: nx.MultiDiGraph, lang: str = "nl") -> str:
         ly = legend_y + (i // 3) * 24
         out.append(_mark(mark, lx + 8, ly, text))
         out.append(f'<text x="{lx + 22}" y="{ly + 4:.0f}">{escape(text)}</text>')
+    lines_label = "actielijnen" if lang == "nl" else "action lines"
     out.append(
-        f'<text x="20" y="{legend_y + 60:.0f}" fill="#b01d1d">{escape("Σ = 0: " + ui["uncovered"])}</text>'
+        f'<text x="20" y="{legend_y + 60:.0f}" fill="#393b79">{escape(lines_label + ": " + "; ".join(group_names))}</text>'
+    )
+    out.append(
+        f'<text x="20" y="{legend_y + 84:.0f}" fill="#b01d1d">{escape("Σ = 0: " + ui["uncovered"])}</text>'
     )
     out.append("</svg>")
     return "\n".join(out) + "\n"
