@@ -267,8 +267,11 @@ def _vis_assets() -> tuple[str, str]:
     folder = Path(pyvis.__file__).parent / "templates" / "lib" / "vis-9.1.2"
     js = (folder / "vis-network.min.js").read_text(encoding="utf-8")
     css = (folder / "vis-network.css").read_text(encoding="utf-8")
-    # Inlining is only safe if the asset cannot close its own element.
-    if "</script" in js.lower() or "</style" in css.lower():
+    # No source map to look for: the page must never ask for anything.
+    js = js.replace("//# sourceMappingURL=vis-network.min.js.map", "")
+    # Inlining is only safe if the asset cannot close its own element, nor open an HTML comment
+    # (which with "<script" would put the parser in the double-escaped state).
+    if "</script" in js.lower() or "<!--" in js or "</style" in css.lower():
         raise click.ClickException("the vis-network asset contains a closing tag; cannot inline it")
     return js, css
 

@@ -18,9 +18,9 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 PAYLOADS = (
-    "<img src=x onerror=alert(1)>",
-    "</script><script>alert(1)</script>",
-    '"><svg onload=alert(1)>',
+    '<img src=x onerror="alert(1);window.__pwned=1">',
+    "</script><script>alert(1);window.__pwned=1</script>",
+    '"><svg onload="alert(1);window.__pwned=1">',
 )
 
 
