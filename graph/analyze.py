@@ -63,7 +63,7 @@ def make_report(
     cites: bool = False,
 ) -> Report:
     """An analysis as a Report: one table, its notes, and a JSON form carrying the projection."""
-    shows = {"path": _arrows, "members": _joined}
+    shows = {"example": _arrows, "members": _joined}
     cols = [Column(key, header, show=shows.get(key, _number)) for key, header in columns]
     json_rows = [
         {
@@ -204,7 +204,7 @@ def explain_result(
             "from_label": label(g, a, lang),
             "to_label": label(g, b, lang),
             "share": round(share, DIGITS),
-            "path": [label(g, n, lang) for n in path],
+            "example": [label(g, n, lang) for n in path],
         }
         for share, a, b, path in pairs[:limit]
     ]
@@ -217,7 +217,12 @@ def explain_result(
     return make_report(
         "explain",
         f"Shortest paths through {label(g, broker, lang)} ({broker})",
-        [("from_label", "from"), ("to_label", "to"), ("share", "share"), ("path", "example path")],
+        [
+            ("from_label", "from"),
+            ("to_label", "to"),
+            ("share", "share"),
+            ("example", "example path"),
+        ],
         rows,
         notes,
         {"projection": projection.as_dict(), "broker": broker, "pairs": len(pairs)},

@@ -84,6 +84,21 @@ def test_paths_show_each_hop_with_standing_and_source(built: tuple[Path, Path]) 
     assert stated["rows"][2]["relation"].startswith("←")
 
 
+def test_paths_as_a_table_cite_their_quotes(built: tuple[Path, Path]) -> None:
+    code, out, err = run(built, "paths", "ez", "knelpunt-b", "--quotes", "--lang", "nl")
+    assert code == 0, err
+    assert "→ financiert" in out
+    assert "netdoc a1: “EZ financiert het SecFund.”" in out
+
+
+def test_explain_as_a_table_draws_the_path(built: tuple[Path, Path]) -> None:
+    code, out, err = run(
+        built, "centrality", "--projection", "actors", "--explain", "defensie", "-f", "markdown"
+    )
+    assert code == 0, err
+    assert "Defport → financing table → Ministry of Defence → SecFund" in out
+
+
 def test_paths_accept_labels_and_say_when_there_is_none(built: tuple[Path, Path]) -> None:
     code, out, _ = run(built, "paths", "Security Fund", "knelpunt-c", "--quotes")
     assert code == 0
