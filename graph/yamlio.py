@@ -143,8 +143,12 @@ class _Builder:
                         event, "a second YAML document ('---'); keep one document per file"
                     )
                 continue
-            if isinstance(event, yaml.AliasEvent):
-                raise self.fail(event, "YAML aliases (*name) are not allowed; write the value out")
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                # an anchor is only there to be aliased; refusing both keeps every value written out
+                message = (
+                    "YAML aliases (*name) are not allowed, nor anchors (&name); write the value out"
+                )
+                raise self.fail(event, message)
             if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 stack.pop()
                 continue
@@ -272,9 +276,18 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
         what = exc.problem or exc.context or "invalid YAML"
-        if "\t" in text.split("\n")[line - 1 if line else 0]:
+        rows = text.splitlines()  # the line breaks YAML knows: \n, \r\n, \r, \x85, \u2028...
+        if line > len(rows):  # libyaml marks the end of a file without a final newline one further
+            line, col = max(len(rows), 1), len(rows[-1]) + 1 if rows else 1
+        if "\t" in (rows[line - 1] if 0 < line <= len(rows) else ""):
             what += " (a tab: YAML is indented with spaces, never tabs)"
         raise YamlProblem(Problem(name, line, col, f"YAML syntax: {what}")) from exc
+    except yaml.reader.ReaderError as exc:  # a raw control character; its position is unmarked
+        char = chr(exc.character) if isinstance(exc.character, int) else str(exc.character)
+        at = max(text.find(char), 0)
+        line, col = text.count("\n", 0, at) + 1, at - text.rfind("\n", 0, at)
+        message = f"character U+{ord(char[:1] or ' '):04X} is not allowed in YAML ({exc.reason}); remove it"
+        raise YamlProblem(Problem(name, line, col, message)) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(name, 0, 0, f"YAML syntax: {exc}")) from exc
     if data is None:

@@ -7,6 +7,7 @@ test runs (and a developer's own build) never disturb each other.
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,3 +52,25 @@ def copy_project(dest: Path, extract: Path | None = None) -> Path:
 def valid_project(tmp_path: Path) -> Iterator[Path]:
     """A fresh copy of the smallest valid corpus with the real ontology."""
     yield copy_project(tmp_path / "project")
+
+
+# --- What the robustness tests tried (tests/test_fuzz.py, test_faults.py, test_injection*.py,
+# test_load.py): each adds to the tally, and the run ends with a short summary of it.
+TALLY = pytest.StashKey[Counter[str]]()
+
+
+@pytest.fixture(scope="session")
+def tally(request: pytest.FixtureRequest) -> Counter[str]:
+    """Count hostile inputs tried and faults survived, for the summary at the end of the run."""
+    return request.config.stash.setdefault(TALLY, Counter())
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, config: pytest.Config
+) -> None:
+    """Print what the robustness tests tried and survived."""
+    counts = config.stash.get(TALLY, None)
+    if counts:
+        terminalreporter.write_sep("-", "hostile inputs tried, faults survived")
+        for what, n in sorted(counts.items()):
+            terminalreporter.write_line(f"{n:>8,}  {what}")
