@@ -32,6 +32,12 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
     cov = coverage.compute(backend, lang)
     name = cov.labels.get
 
+    pending = claims(
+        backend,
+        "?claim rdf:predicate dkg:addresses ; dkg:polarity dkg:Affirmed ; dkg:modality ?m ."
+        " FILTER(?m != dkg:Actual)",
+    )
+    pending_names = labels(backend, [c.subject for c in pending], lang)
     nothing = []
     only_inferred = []
     for b in cov.bottlenecks:
@@ -39,13 +45,21 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
         lines = cov.lines.get(b, [])
         line_text = [f"{cov.line_code(m.line)}{'' if m.primary else ' (also)'}" for m in lines]
         if not cells:
+            future = [c for c in pending if c.object_id == b]
             nothing.append(
                 {
                     "code": cov.code(b),
                     "bottleneck": local(b),
                     "label": name(b, local(b)),
                     "action_lines": line_text,
-                    "sources": unique_sources([s for m in lines for s in m.sources]),
+                    "not_yet": sorted(
+                        f"{pending_names.get(c.subject, local(c.subject))} ({c.modality})"
+                        for c in future
+                    ),
+                    "sources": unique_sources(
+                        [s for m in lines for s in m.sources]
+                        + [s for c in future for s in c.sources]
+                    ),
                 }
             )
         elif all(c.standing != "stated" for c in cells):
@@ -120,9 +134,11 @@ def report(backend: Backend, as_of: date, lang: str) -> Report:
                 Column("bottleneck", "id", table=False),
                 Column("label", "bottleneck"),
                 Column("action_lines", "action lines"),
+                Column("not_yet", "only planned or conditional", show=lambda v: "\n".join(v)),
             ],
             nothing,
-            note="No claim of any standing says an intervention addresses these.",
+            note="No claim of any standing says an intervention addresses these now; "
+            "some are addressed by a plan or under a condition.",
         ),
         Section(
             "only_inferred",
