@@ -473,7 +473,7 @@ def vis_options(physics: bool, edges: int, view: str) -> dict[str, Any]:
             "scaling": {
                 "min": 10,
                 "max": 34,
-                "label": {"enabled": True, "min": 12, "max": 18, "drawThreshold": 6},
+                "label": {"enabled": True, "min": 14, "max": 22, "drawThreshold": 4},
             },
         },
         "edges": {
