@@ -235,6 +235,9 @@ def _prune(out: Path, keep: set[str]) -> None:
             shutil.rmtree(old, ignore_errors=True)
     for stale in out.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
+    # under the lock, any other temporary link belongs to a build that was killed mid-switch
+    for link in out.glob(".current-*"):
+        link.unlink(missing_ok=True)
 
 
 def current_snapshot(out: Path) -> Path:
