@@ -7,6 +7,7 @@ Reports build these records from SPARQL results only; rendering never queries.
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections.abc import Callable
@@ -159,14 +160,20 @@ def _table(report: Report, quotes: bool, terminal: bool) -> str:
     return "\n".join(parts).rstrip("\n") + "\n"
 
 
+def _md_text(text: str) -> str:
+    # Markdown viewers render inline HTML and links: text from the data must not become markup
+    escaped = html.escape(text, quote=False)
+    return escaped.replace("[", "\\[").replace("]", "\\]")
+
+
 def _md_cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", "<br>")
+    return _md_text(text).replace("|", "\\|").replace("\n", "<br>")
 
 
 def _markdown(report: Report, quotes: bool) -> str:
-    out = [f"# {report.title}", ""]
+    out = [f"# {_md_text(report.title)}", ""]
     for sec in report.sections:
-        out += [f"## {sec.title}", ""]
+        out += [f"## {_md_text(sec.title)}", ""]
         if not sec.records:
             out += ["(none)", ""]
         else:
@@ -183,12 +190,12 @@ def _markdown(report: Report, quotes: bool) -> str:
                         if quotes and s.quote:
                             cite += f": “{s.quote}”"
                         cites.append(cite)
-                    cells.append("<br>".join(cites))
+                    cells.append("\n".join(cites))  # each on its own line, as <br>
                 out.append("| " + " | ".join(_md_cell(c) for c in cells) + " |")
             out.append("")
         if sec.note:
-            out += [sec.note, ""]
-    out += [n for n in report.notes]
+            out += [_md_text(sec.note), ""]
+    out += [_md_text(n) for n in report.notes]
     return "\n".join(out).rstrip("\n") + "\n"
 
 
