@@ -9,6 +9,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+CLOSEST_PROBE = 240  # characters of a quote used to find the passage most like it
+
 _FOOTNOTE_REF = re.compile(r"\[footnoteRef:\d+\]")
 _TRANSLATE = str.maketrans(
     {
@@ -93,6 +95,10 @@ class SourceText:
     def closest(self, quote: str) -> tuple[float, int, str]:
         """Return (similarity, line, passage) of the passage most like the quote."""
         needle = normalise(quote)
+        full = len(needle)
+        # difflib is quadratic: a long quote is placed by its opening words (a 2,000-character
+        # quote took minutes), and the passage shown is as long as the whole quote
+        needle = needle[:CLOSEST_PROBE]
         n = len(needle)
         if not n or not self.flat:
             return 0.0, 0, ""
@@ -115,8 +121,8 @@ class SourceText:
             if r > best[0]:
                 best = (r, at)
         at = best[1]
-        end = at + n
-        while end < len(self.flat) and end < at + n + 20 and not self.flat[end].isspace():
+        end = at + full
+        while end < len(self.flat) and end < at + full + 20 and not self.flat[end].isspace():
             end += 1  # finish the last word, so the passage reads as text
         passage = self.flat[at:end]
-        return best[0], self._span(at, min(at + n, len(self.flat))).first_line, passage
+        return best[0], self._span(at, min(at + full, len(self.flat))).first_line, passage

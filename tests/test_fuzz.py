@@ -523,3 +523,24 @@ def test_byte_order_mark_is_accepted_and_changes_nothing(
         outputs.append((current_snapshot(root / "out") / "dkg.nq").read_bytes())
     assert outputs[0] == outputs[1]
     tally["files with a byte-order mark built unchanged"] += 1
+
+
+def test_a_long_wrong_quote_is_placed_without_hanging(tmp_path: Path, tally: Counter[str]) -> None:
+    # difflib is quadratic: a 4,000-character quote with typos took minutes to place
+    import random
+
+    rng = random.Random(4)
+    words = ["defensie", "industrie", "financiering", "kapitaal", "fonds", "bedrijven", "Kamer"]
+    lines = [" ".join(rng.choice(words) for _ in range(14)) + "." for _ in range(300)]
+    root = copy_project(tmp_path / "project")
+    (root / "extract/sources/mini.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    quote = " ".join(lines[100:140])
+    wrong = "".join("x" if rng.random() < 0.03 else c for c in quote)
+    doc = yaml.safe_load(VALID[DOC])
+    doc["document"]["sections"] = [{"id": "a1", "kind": "answer", "lines": "1-300"}]
+    doc["claims"] = [dict(doc["claims"][2], locator="a1", quote=wrong)]
+    (root / DOC).write_bytes(_dump(doc))
+    done = run_dkg(root, "check", "--no-shapes", timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "quote not found in sources/mini.txt; closest passage (line 101" in done.stderr
+    tally["real processes given a long quote with typos"] += 1
