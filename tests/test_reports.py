@@ -104,6 +104,19 @@ def test_inferred_cells_name_the_action_line_and_cite_both_premises(
     assert "C. marktconform rendement" in quotes  # ... and knelpunt C is mapped to it
 
 
+def test_inferred_sources_are_exactly_the_premises_sources(backend: Backend) -> None:
+    """The coverage gathers an inferred cell's sources per action line; they must be its premises'."""
+    from graph.reports import coverage as cov
+    from graph.reports.data import claim_sources
+
+    matrix = cov.compute(backend, "en")
+    derived = [c for cell in matrix.cells.values() for c in cell.claims if c.standing == "inferred"]
+    assert derived
+    walked = claim_sources(backend, [c.iri for c in derived])
+    for c in derived:
+        assert c.sources == walked[c.iri], c.iri
+
+
 def test_a_secondary_line_carries_inference_too(coverage: dict[str, dict[str, Any]]) -> None:
     via = {
         a["id"]: a["via"] for a in coverage["knelpunt-g"]["actions"] if a["standing"] == "inferred"

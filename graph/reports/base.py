@@ -7,9 +7,11 @@ Reports build these records from SPARQL results only; rendering never queries.
 from __future__ import annotations
 
 import csv
+import functools
 import html
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,10 +41,9 @@ def unique_sources(sources: list[Source]) -> list[Source]:
     return sorted(set(sources), key=lambda s: (s.document, _natural(s.locator), s.quote or ""))
 
 
+@functools.lru_cache(maxsize=4096)
 def _natural(text: str) -> tuple[Any, ...]:
-    import re
-
-    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text))
+    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"(\d+)", text))
 
 
 @dataclass(frozen=True)

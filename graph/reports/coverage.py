@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from graph import constants as C
 from graph.reports.base import Column, Report, Section, Source, unique_sources
@@ -18,12 +19,15 @@ from graph.reports.data import (
     INTERVENTION_TYPES,
     STANDING_RANK,
     Claim,
+    attach_sources,
     claims,
+    iri,
     kind_of,
     labels,
     local,
     natural,
     types,
+    values,
 )
 from graph.store import Backend
 
@@ -61,7 +65,7 @@ class Cell:
         inferred.sort(key=lambda c: (not c.via_primary, natural(local(c.via))))
         return inferred[0].via if inferred else None
 
-    @property
+    @cached_property
     def sources(self) -> list[Source]:
         """The sources of every claim in the cell."""
         return unique_sources([s for c in self.claims for s in c.sources])
@@ -105,8 +109,37 @@ class Coverage:
         return self.line_notation.get(line) or local(line)
 
 
-def compute(backend: Backend, lang: str) -> Coverage:
-    """Query the bottlenecks, their action lines and every affirmed, actual 'addresses' claim."""
+def _cite(
+    backend: Backend, found: list[Claim], mappings: dict[tuple[str, str], list[Claim]]
+) -> None:
+    """Give each 'addresses' claim its sources.
+
+    A claim inferred via an action line rests on two kinds of premise (ontology/rules/
+    action-line-coverage.rq): the intervention is in the line, and the bottleneck is mapped to it.
+    Their sources are gathered once per (intervention, line) and (bottleneck, line) instead of
+    walking dkg:premise from every derived claim, which on a large graph repeats the same few
+    hundred premises for every cell. Other claims are looked up one by one.
+    """
+    derived = [c for c in found if c.standing == "inferred" and c.via]
+    in_line: dict[tuple[str, str], list[Source]] = defaultdict(list)
+    if derived:
+        focus = sorted({c.subject for c in derived})
+        for c in claims(
+            backend,
+            "?claim rdf:predicate dkg:inActionLine ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual ; rdf:subject ?i . "
+            + values("i", map(iri, focus)),
+        ):
+            in_line[(c.subject, c.object.value)] += c.sources
+    for c in derived:
+        assert c.via is not None
+        mapped = [s for m in mappings.get((c.object.value, c.via), []) for s in m.sources]
+        c.sources = unique_sources(in_line.get((c.subject, c.via), []) + mapped)
+    attach_sources(backend, [c for c in found if not (c.standing == "inferred" and c.via)])
+
+
+def compute(backend: Backend, lang: str, focus: list[str] | None = None) -> Coverage:
+    """Query the bottlenecks, their action lines and every affirmed, actual 'addresses' claim
+    (only those whose subject or object is in focus, when given)."""
     table = backend.select(
         "SELECT DISTINCT ?b ?scheme ?notation WHERE { ?b a dkg:Bottleneck ."
         " OPTIONAL { ?b skos:inScheme ?scheme } OPTIONAL { ?b skos:notation ?notation } }"
@@ -135,11 +168,19 @@ def compute(backend: Backend, lang: str) -> Coverage:
         sources = unique_sources([s for m in stated for s in m.sources])
         lines[bottleneck].append(LineMapping(line, primary, sources))
 
+    addresses = (
+        "?claim rdf:predicate dkg:addresses ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual ."
+    )
+    if focus is not None:
+        addresses += (
+            " "
+            + values("focus", map(iri, sorted(focus)))
+            + " { ?claim rdf:subject ?focus } UNION { ?claim rdf:object ?focus }"
+        )
+    found = claims(backend, addresses, with_sources=False, full=False)
+    _cite(backend, found, by_pair)
     cell_claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
-    for c in claims(
-        backend,
-        "?claim rdf:predicate dkg:addresses ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual .",
-    ):
+    for c in found:
         cell_claims[(c.object.value, c.subject)].append(c)
     cells = {k: Cell(k[0], k[1], v) for k, v in cell_claims.items()}
 
@@ -150,8 +191,6 @@ def compute(backend: Backend, lang: str) -> Coverage:
     kinds = {i: kind_of(t) for i, t in types(backend, interventions).items()}
     line_notation = {}
     if every_line:
-        from graph.reports.data import iri, values
-
         for row in backend.select(
             "SELECT DISTINCT ?l ?n WHERE { "
             + values("l", map(iri, sorted(every_line)))

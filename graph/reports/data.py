@@ -212,6 +212,13 @@ class Claim:
         return when_of(self.object, self.date_qualifier) if is_date(self.object) else None
 
 
+BASIC_FIELDS = """
+  ?claim rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ;
+         dkg:standing ?standing ; dkg:polarity ?polarity ; dkg:modality ?modality .
+  OPTIONAL { ?claim dkg:via ?via }
+  OPTIONAL { ?claim dkg:viaPrimary ?viaPrimary }
+"""
+
 CLAIM_FIELDS = """
   ?claim rdf:subject ?s ; rdf:predicate ?p ; rdf:object ?o ;
          dkg:standing ?standing ; dkg:polarity ?polarity ; dkg:modality ?modality .
@@ -229,14 +236,19 @@ def _lower_local(term: Term | None) -> str | None:
     return local(term.value).lower() if term is not None else None
 
 
-def claims(backend: Backend, where: str, with_sources: bool = True) -> list[Claim]:
-    """Claims selected by a WHERE pattern binding ?claim (fixed text, parameters as VALUES)."""
+def claims(
+    backend: Backend, where: str, with_sources: bool = True, full: bool = True
+) -> list[Claim]:
+    """Claims selected by a WHERE pattern binding ?claim (fixed text, parameters as VALUES).
+
+    full=False leaves out dates, amounts and notes, for the large sets of 'addresses' claims.
+    """
     query = (
         "SELECT DISTINCT ?claim ?s ?p ?o ?standing ?polarity ?modality ?when ?wq ?dq ?via ?viaPrimary "
         "?value ?currency ?note WHERE { { SELECT DISTINCT ?claim WHERE { ?claim a dkg:Claim . "
         + where
         + " } } "
-        + CLAIM_FIELDS
+        + (CLAIM_FIELDS if full else BASIC_FIELDS)
         + "}"
     )
     found: dict[str, Claim] = {}
@@ -244,7 +256,7 @@ def claims(backend: Backend, where: str, with_sources: bool = True) -> list[Clai
         c, s, p, o = row["claim"], row["s"], row["p"], row["o"]
         if c is None or s is None or p is None or o is None or c.value in found:
             continue
-        value, currency = row["value"], row["currency"]
+        value, currency = row.get("value"), row.get("currency")
         vp = row["viaPrimary"]
         found[c.value] = Claim(
             iri=c.value,
@@ -254,14 +266,14 @@ def claims(backend: Backend, where: str, with_sources: bool = True) -> list[Clai
             standing=_lower_local(row["standing"]) or "stated",
             polarity=_lower_local(row["polarity"]) or "affirmed",
             modality=_lower_local(row["modality"]) or "actual",
-            when=when_of(row["when"], local(row["wq"].value) if row["wq"] else None),
-            date_qualifier=local(row["dq"].value) if row["dq"] else None,
+            when=when_of(row.get("when"), local(wq.value) if (wq := row.get("wq")) else None),
+            date_qualifier=local(dq.value) if (dq := row.get("dq")) else None,
             via=row["via"].value if row["via"] else None,
             via_primary=(vp.value == "true") if vp is not None else None,
             amount=(float(value.value), currency.value)
             if value is not None and currency is not None
             else None,
-            note=row["note"].value if row["note"] is not None else None,
+            note=note.value if (note := row.get("note")) is not None else None,
         )
     result = sorted(found.values(), key=lambda c: c.iri)
     if with_sources:

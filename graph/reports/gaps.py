@@ -18,11 +18,14 @@ from graph.store import Backend
 
 
 def unfunded(backend: Backend) -> list[str]:
-    """Actions and instruments with no affirmed amount on them or on any part of them."""
+    """Actions and instruments with no affirmed amount on them or on any part of them.
+
+    MINUS rather than FILTER NOT EXISTS: pyoxigraph evaluates the latter row by row.
+    """
     table = backend.select(
         "SELECT DISTINCT ?i WHERE { VALUES ?type { dkg:Action dkg:Instrument } ?i a ?type ."
-        " FILTER NOT EXISTS { ?i dkg:budget ?amount }"
-        " FILTER NOT EXISTS { ?part dkg:partOf+ ?i . ?part dkg:budget ?partAmount } }"
+        " MINUS { ?i dkg:budget ?amount }"
+        " MINUS { ?part dkg:partOf+ ?i . ?part dkg:budget ?partAmount } }"
     )
     return sorted(r["i"].value for r in table.rows if r["i"] is not None)
 

@@ -132,7 +132,7 @@ def report(backend: Backend, lang: str) -> Report:
     found = amounts(backend)
     current = {a.holder: a for a in found if a.current}
     part_of = parents(backend, sorted(current))
-    cov = coverage.compute(backend, lang)
+    cov = coverage.compute(backend, lang, focus=sorted(current))
     in_line = claims(
         backend,
         "?claim rdf:predicate dkg:inActionLine ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual .",

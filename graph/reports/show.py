@@ -165,9 +165,10 @@ CLAIM_COLUMNS = [
 
 
 def _coverage_rows(
-    backend: Backend, x: str, kinds: set[str], lang: str
+    backend: Backend, x: str, kinds: set[str], lang: str, members: list[str]
 ) -> tuple[list[dict[str, object]], str]:
-    cov = coverage.compute(backend, lang)
+    # Only the cells this entity is in: its own, or (an action line) those of its members.
+    cov = coverage.compute(backend, lang, focus=members if "ActionLine" in kinds else [x])
     rows: list[dict[str, object]] = []
     if "Bottleneck" in kinds:
         for m in cov.lines.get(x, []):
@@ -292,7 +293,10 @@ def report(backend: Backend, target: str, lang: str) -> Report:
             )
         )
     if kinds & {"Bottleneck", "ActionLine", "Intervention", "Action", "Instrument", "Policy"}:
-        rows, title = _coverage_rows(backend, x, kinds, lang)
+        members = sorted(
+            {c.subject for c in about if c.relation == "inActionLine" and c.object_id == x}
+        )
+        rows, title = _coverage_rows(backend, x, kinds, lang, members)
         sections.append(
             Section(
                 "coverage",

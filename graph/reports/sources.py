@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 
 from graph import constants as C
-from graph.reports.base import Column, Report, Section, Source
+from graph.reports.base import Column, Report, Section
 from graph.reports.data import labels, local, natural
 from graph.store import Backend
 
@@ -32,7 +32,7 @@ SELECT ?doc ?standing (COUNT(DISTINCT ?c) AS ?n) WHERE {
 
 _INFERRED = """
 SELECT ?doc (COUNT(DISTINCT ?c) AS ?n) WHERE {
-  ?c a dkg:Claim ; dkg:standing dkg:Inferred ; dkg:premise+ ?p . ?p dkg:source ?doc .
+  ?c a dkg:Claim ; dkg:standing dkg:Inferred ; dkg:premise ?p . ?p dkg:source ?doc .
 } GROUP BY ?doc
 """
 
@@ -138,14 +138,13 @@ def report(backend: Backend, lang: str) -> Report:
                     "locator": loc,
                     "kind": kind,
                     "claims": n,
-                    "sources": [Source(local(doc), loc)],
                 }
             )
 
     def standing_text(v: dict[str, int]) -> str:
         return ", ".join(f"{n} {k}" for k, n in v.items())
 
-    return Report(
+    rep = Report(
         "sources",
         "Sources: what each document is and what the extraction takes from it",
         [
@@ -187,15 +186,13 @@ def report(backend: Backend, lang: str) -> Report:
                 in_csv=False,
             ),
             Section(
-                "sections",
-                "Claims per section",
+                "uncovered",
+                "Answers no claim cites",
                 [
                     Column("document", "document"),
                     Column("locator", "section"),
-                    Column("kind", "kind"),
-                    Column("claims", "claims"),
                 ],
-                detail_rows,
+                [r for r in detail_rows if r["kind"] == "answer" and r["claims"] == 0],
                 cites=False,
                 in_csv=False,
             ),
@@ -205,3 +202,7 @@ def report(backend: Backend, lang: str) -> Report:
             for r in doc_rows
         ],
     )
+    data = rep.as_json()
+    data["sections"] = detail_rows  # every section with its number of claims
+    rep.data = data
+    return rep
