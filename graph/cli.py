@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "schema_command",
         "Write (or verify) the JSON Schemas editors use for extract/.",
     ),
+    "serve": (
+        "graph.serve",
+        "serve_command",
+        "Serve the built graph read-only: a SPARQL endpoint and web pages.",
+    ),
     "query": (
         "graph.query",
         "query_command",

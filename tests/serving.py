@@ -1,0 +1,54 @@
+"""Start a real `dkg serve` process on a free port for tests, and stop it."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+
+@contextlib.contextmanager
+def serving(out: Path, *args: str, root: Path = ROOT) -> Iterator[str]:
+    """Run `dkg serve --port 0` over the build in out; yield its base URL."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "graph",
+            "-C",
+            str(root),
+            "serve",
+            "-o",
+            str(out),
+            "--port",
+            "0",
+            *args,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        deadline = time.monotonic() + 60
+        line = ""
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            if "serving" in line or not line:
+                break
+        m = re.search(r"http://([\d.]+):(\d+)/", line)
+        assert m, f"dkg serve did not start: {line!r}"
+        yield f"http://{m[1]}:{m[2]}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
