@@ -74,12 +74,12 @@ def main() -> None:
         if opts.project.resolve() != ROOT and ["report", "show", "secfund"] in commands:
             commands.remove(["report", "show", "secfund"])
         commands += [
-            ["query", p.stem, "-f", "csv", "--timeout", "0"]
+            ["query", str(p), "-f", "csv", "--timeout", "0"]
             for p in sorted((ROOT / "examples/queries").glob("*.rq"))
         ]
         for args in commands:
             t = timed(args, env, opts.repeat)
-            name = " ".join(args[:2] if args[0] == "query" else args)
+            name = f"query {Path(args[1]).stem}" if args[0] == "query" else " ".join(args)
             print(f"{'dkg ' + name:<48} {t:>8.3f}s {t / base:>11.1f} {t:>7.2f}")
 
 

@@ -345,6 +345,74 @@ def graph_table(ntriples: bytes) -> Table:
     return Table(["subject", "predicate", "object"], rows)
 
 
+RICH_MAX_ROWS = 1000  # rich measures every cell: beyond this, the plain renderer is much faster
+
+
+def _column_widths(natural: list[int], available: int, floor: int = 10) -> list[int]:
+    """Shrink the widest columns first until the table fits (never below floor, or the header)."""
+    if sum(natural) <= available:
+        return natural
+    lo, hi = 1, max(natural)
+    while lo < hi:  # the largest cap at which the table still fits
+        cap = (lo + hi + 1) // 2
+        if sum(min(n, cap) for n in natural) <= available:
+            lo = cap
+        else:
+            hi = cap - 1
+    return [min(n, max(lo, floor)) for n in natural]
+
+
+def plain_table(
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    title: str | None = None,
+    caption: str | None = None,
+    width: int = 120,
+) -> str:
+    """Render an ASCII table that fits in width, wrapping long cells; fast for any number of rows."""
+    import textwrap
+
+    n = len(columns)
+    natural = [max(len(line) for line in str(h).splitlines() or [""]) for h in columns]
+    for row in rows:
+        for i, cell in enumerate(row):
+            for line in cell.splitlines():
+                natural[i] = max(natural[i], len(line))
+    widths = _column_widths(natural, max(n, width - (3 * n + 1)))
+
+    def wrapped(cell: str, w: int) -> list[str]:
+        out: list[str] = []
+        for line in cell.splitlines() or [""]:
+            if len(line) <= w:
+                out.append(line)
+            else:
+                out += textwrap.wrap(line, w, break_long_words=True, break_on_hyphens=True) or [""]
+        return out
+
+    def render_row(cells: Sequence[str]) -> list[str]:
+        parts = [wrapped(c, w) for c, w in zip(cells, widths, strict=True)]
+        height = max(len(p) for p in parts)
+        return [
+            "| "
+            + " | ".join(
+                (p[k] if k < len(p) else "").ljust(w) for p, w in zip(parts, widths, strict=True)
+            )
+            + " |"
+            for k in range(height)
+        ]
+
+    rule = "+" + "+".join("-" * (w + 2) for w in widths) + "+"
+    lines = [title] if title else []
+    lines += [rule, *render_row([str(h) for h in columns]), rule]
+    for row in rows:
+        lines += render_row(row)
+    lines.append(rule)
+    if caption:
+        lines += textwrap.wrap(caption, width) or [""]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
 def text_table(
     columns: Sequence[str],
     rows: Iterable[Sequence[str]],
@@ -353,7 +421,11 @@ def text_table(
     caption: str | None = None,
     terminal: bool = False,
 ) -> str:
-    """Render a readable table: boxed and coloured in a terminal, plain text otherwise."""
+    """Render a readable table: boxed and coloured in a terminal (rich), plain text otherwise."""
+    rows = list(rows)
+    width = int(os.environ.get("COLUMNS") or 120)
+    if not terminal or len(rows) > RICH_MAX_ROWS:
+        return plain_table(columns, rows, title=title, caption=caption, width=width)
     from rich import box
     from rich.console import Console
     from rich.table import Table as RichTable
@@ -371,11 +443,10 @@ def text_table(
         table.add_column(header, overflow="fold")
     for row in rows:
         table.add_row(*row)
-    width = None if terminal else int(os.environ.get("COLUMNS") or 120)
     buf = io.StringIO()
     console = Console(
         file=buf,
-        width=width,
+        width=None if terminal else width,
         force_terminal=terminal,
         color_system="auto" if terminal else None,
         highlight=False,

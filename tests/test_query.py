@@ -300,3 +300,19 @@ def test_a_long_query_is_stopped_by_the_timeout_and_the_process_exits(built: Pat
     assert "stopped after 1 s" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert elapsed < 60  # the query itself would run for hours
+
+
+def test_plain_tables_fit_the_width_and_keep_every_word() -> None:
+    from graph.query import plain_table
+
+    long = "a long label that has to wrap onto several lines to fit " * 3
+    text = plain_table(
+        ["id", "label"], [["secfund", long], ["ttt", "short"]], title="T", caption="c", width=60
+    )
+    lines = text.splitlines()
+    assert lines[0] == "T" and lines[-1] == "c"
+    assert all(len(line) <= 60 for line in lines)
+    body = " ".join(
+        line.strip("| ").split(" | ")[-1].strip() for line in lines if line.startswith("| ")
+    )
+    assert " ".join(long.split()) in " ".join(body.split())

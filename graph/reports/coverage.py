@@ -326,7 +326,14 @@ def report(cov: Coverage) -> Report:
         matrix.append(rec)
     cell_rows = []
     for b in cov.bottlenecks:
-        for c in cov.row(b):
+        by_label = sorted(
+            cov.row(b),
+            key=lambda c: (
+                STANDING_RANK.get(c.standing, 9),
+                name(c.intervention, local(c.intervention)).lower(),
+            ),
+        )
+        for c in by_label:
             cell_rows.append(
                 {
                     "code": cov.code(b),
