@@ -406,13 +406,19 @@ class Handler(BaseHTTPRequestHandler):
         )
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver listens with a backlog of 5: a burst of more clients than that had their
+    # connections dropped and retried by TCP a second later (the load test's p99 was that second)
+    request_queue_size = 128
+
+
 def make_server(
     settings: Settings, host: str, port: int, verbose: bool = False
 ) -> tuple[ThreadingHTTPServer, Pool]:
     """Start the workers and bind the server (not yet serving)."""
     pool = Pool(settings)
     handler = type("BoundHandler", (Handler,), {"app": App(settings, pool)})
-    server = ThreadingHTTPServer((host, port), handler)
+    server = _Server((host, port), handler)
     server.daemon_threads = True
     server.verbose = verbose  # type: ignore[attr-defined]
     return server, pool

@@ -31,11 +31,6 @@ from test_injection import CHROMIUM, CHROMIUM_ARGS, TEMPLATES, Visit
 
 pytestmark = pytest.mark.server
 
-from graph.cli import COMMANDS  # noqa: E402
-
-if "serve" not in COMMANDS:  # until `dkg serve` is committed (issue 5); then this never skips
-    pytest.skip("dkg serve is not there yet", allow_module_level=True)
-
 TIMEOUT = 2.0  # the server's query timeout in these tests
 MAX_ROWS = 5000
 FOREVER = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
@@ -380,6 +375,27 @@ def test_malformed_requests_get_an_answer_and_the_server_lives_on(server: Server
                 answer += chunk
         assert b"Traceback" not in answer
     assert server.sparql("ASK { ?s ?p ?o }")[0] == 200
+
+
+def test_idle_and_half_sent_requests_do_not_starve_the_others(
+    server: Server, tally: Counter[str]
+) -> None:
+    socks = []
+    try:
+        for n in range(100):
+            sock = socket.create_connection((server.host, server.port), timeout=10)
+            if n % 2:  # a POST that promises a body and never sends it
+                sock.sendall(b"POST /sparql HTTP/1.1\r\nContent-Type: application/sparql-query\r\n"
+                             b"Content-Length: 1000\r\n\r\nSELECT")  # fmt: skip
+            socks.append(sock)
+        started = time.monotonic()
+        status, body = server.sparql("ASK { ?s ?p ?o }")
+        assert status == 200 and json.loads(body)["boolean"] is True
+        assert time.monotonic() - started < 5
+    finally:
+        for sock in socks:
+            sock.close()
+    tally["idle or half-sent connections held open while others were answered"] += len(socks)
 
 
 def test_it_listens_on_localhost_unless_told_otherwise(
