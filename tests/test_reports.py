@@ -569,3 +569,18 @@ def test_dates_keep_their_precision() -> None:
         sorted([When("2025", "year"), When("2025-01-01", "day")], key=When.sort_key)[0].precision
         == "day"
     )
+
+
+def test_show_works_for_every_entity_and_document(backend: Backend) -> None:
+    from graph.reports import base, show
+
+    ids = backend.select(
+        "SELECT DISTINCT ?id WHERE { ?x dcterms:identifier ?id . FILTER(STRSTARTS(STR(?x), STR(id:))) "
+        "FILTER NOT EXISTS { ?x a dkg:Claim } }"
+    )
+    names = sorted(r["id"].value for r in ids.rows if r["id"] is not None)
+    assert len(names) > 90
+    for name in names:
+        report = show.report(backend, name, "en")
+        assert json.loads(base.render(report, "json"))["id"] == name
+        assert base.render(report, "table")
