@@ -579,7 +579,7 @@ def query_command(
     \b
     Examples:
       dkg query --list
-      dkg query knelpunten-per-actielijn
+      dkg query bottlenecks-per-action-line
       dkg query claims-of-document --bind document=antwoorden-mkb-defensiebedrijven-2025
       dkg query 'SELECT ?x ?label WHERE { ?x a dkg:Instrument ; skos:prefLabel ?label }' -f csv
     """
