@@ -7,12 +7,16 @@ are plain Python values (graph.store.Term), not any library's objects.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from graph import constants as C
-from graph.errors import QueryError, RunError
+from graph.errors import QueryError, RunError, display_path
+
+if TYPE_CHECKING:
+    import click
 
 XSD = C.PREFIXES["xsd"]
 
@@ -43,7 +47,12 @@ class Term:
             return f"<{self.value}>"
         if self.kind == "bnode":
             return f"_:{self.value}"
-        escaped = self.value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n").replace("\r", "\\r")
+        escaped = (
+            self.value.replace("\\", "\\\\")
+            .replace('"', '\\"')
+            .replace("\n", "\\n")
+            .replace("\r", "\\r")
+        )
         if self.lang:
             return f'"{escaped}"@{self.lang}'
         if self.datatype and self.datatype != XSD + "string":
@@ -161,9 +170,404 @@ def shift_position(message: str) -> str:
     return re.sub(r"(\d+):(\d+)", fix, message, count=1)
 
 
-def open_backend(root: Path, out: Path | None = None) -> Backend:
-    """Open the embedded store of the current build under out (default: the project's build/)."""
+# --- A SPARQL 1.1 server -------------------------------------------------------------------------
+
+# Why urllib and not httpx: a command makes a handful of requests (one per query, one per named graph
+# when pushing), which urllib does as well, with no dependency to install or import (httpx adds
+# ~0.1 s of imports and five packages). Its digest-auth handler also answers Virtuoso's challenge.
+
+TOKEN_ENV = "DKG_ENDPOINT_TOKEN"
+USER_ENV = "DKG_ENDPOINT_USER"
+PASSWORD_ENV = "DKG_ENDPOINT_PASSWORD"
+ENDPOINT_ENV = "DKG_ENDPOINT"
+STORE_ENV = "DKG_ENDPOINT_STORE"
+CONFIG_FILE = "dkg.toml"
+EMBEDDED = "embedded"
+DEFAULT_TIMEOUT = 60.0
+_SELECT_ACCEPT = "application/sparql-results+json"
+_GRAPH_ACCEPT = "application/n-triples, text/turtle;q=0.9, text/plain;q=0.5"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a SPARQL server answers: its query URL, its Graph Store Protocol URL, and how to log in."""
+
+    query: str
+    store: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    origin: str = "--endpoint"
+
+    @property
+    def credentials(self) -> tuple[str, str] | str | None:
+        """A bearer token, or (user, password), from the environment; never from files or arguments."""
+        token = os.environ.get(TOKEN_ENV)
+        if token:
+            return token
+        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        if user and password is not None:
+            return user, password
+        return None
+
+    def graph_store(self) -> str:
+        """The Graph Store Protocol URL: given, or the usual one next to a known server's query URL."""
+        if self.store:
+            return self.store
+        derived = derive_graph_store(self.query)
+        if derived is None:
+            raise RunError(
+                f"cannot tell the Graph Store Protocol address of {self.query}; give it with --store URL "
+                f"(or ${STORE_ENV}, or 'store' under [endpoint] in {CONFIG_FILE})"
+            )
+        return derived
+
+
+def derive_graph_store(query_url: str) -> str | None:
+    """The Graph Store Protocol URL that Oxigraph, Fuseki and GraphDB serve beside their query URL."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(query_url)
+    segments = parts.path.rstrip("/").split("/")
+    if segments[-1] == "query" and len(segments) == 2:  # Oxigraph: /query, /update, /store
+        path = "/store"
+    elif segments[-1] in {"query", "sparql"} and len(segments) == 3:  # Fuseki: /ds/query, /ds/data
+        path = "/".join([*segments[:-1], "data"])
+    elif len(segments) >= 3 and segments[-2] == "repositories":  # GraphDB, RDF4J
+        path = parts.path.rstrip("/") + "/rdf-graphs/service"
+    else:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+
+
+def _check_url(url: str, origin: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise RunError(f"{origin}: {url!r} is not an http(s) URL of a SPARQL endpoint")
+    if parts.username or parts.password:
+        raise RunError(
+            f"{origin}: put no user or password in the URL; set ${USER_ENV} and ${PASSWORD_ENV} "
+            f"(or ${TOKEN_ENV}) in the environment"
+        )
+    return url
+
+
+def read_config(root: Path) -> Endpoint | None:
+    """The [endpoint] table of dkg.toml in the project, if there is one."""
+    import tomllib
+
+    path = root / CONFIG_FILE
+    if not path.is_file():
+        return None
+    try:
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise RunError(f"{display_path(path)}: {exc}") from exc
+    table = config.get("endpoint")
+    if table is None:
+        return None
+    name = f"{display_path(path)} [endpoint]"
+    if not isinstance(table, dict):
+        raise RunError(f'{name} must be a table: [endpoint] with url = "..."')
+    secret = sorted(k for k in table if k in {"password", "token", "user", "auth"})
+    if secret:
+        raise RunError(
+            f"{name}: credentials ({', '.join(secret)}) do not belong in a file that is shared; set "
+            f"${TOKEN_ENV}, or ${USER_ENV} and ${PASSWORD_ENV}, in the environment"
+        )
+    unknown = sorted(set(table) - {"url", "store", "timeout"})
+    if unknown:
+        raise RunError(f"{name}: unknown key(s) {', '.join(unknown)}; use url, store, timeout")
+    url = table.get("url")
+    if not isinstance(url, str):
+        raise RunError(f'{name} needs url = "http://host:port/query"')
+    if url == EMBEDDED:
+        return None
+    store = table.get("store")
+    timeout = table.get("timeout", DEFAULT_TIMEOUT)
+    if store is not None and not isinstance(store, str):
+        raise RunError(f"{name}: store must be a URL")
+    if not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise RunError(f"{name}: timeout must be a positive number of seconds")
+    return Endpoint(_check_url(url, name), store and _check_url(store, name), float(timeout), name)
+
+
+class RemoteBackend:
+    """A SPARQL 1.1 server, spoken to by the SPARQL 1.1 Protocol (queries as an HTML form POST)."""
+
+    name = "remote"
+
+    def __init__(self, endpoint: Endpoint):
+        self.endpoint = endpoint
+        self._checked_union = False
+
+    # -- HTTP ---------------------------------------------------------------------------------
+
+    def request(
+        self, url: str, method: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, str, bytes]:
+        """Send one request with the credentials of the environment; return (status, type, body)."""
+        import base64
+        import urllib.error
+        import urllib.request
+
+        credentials = self.endpoint.credentials
+        handlers: list[urllib.request.BaseHandler] = []
+        headers = {"User-Agent": "dkg", **headers}
+        if isinstance(credentials, str):
+            headers["Authorization"] = f"Bearer {credentials}"
+        elif credentials is not None:
+            user, password = credentials
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+            manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
+            manager.add_password(None, url, user, password)
+            handlers.append(urllib.request.HTTPDigestAuthHandler(manager))  # Virtuoso asks for it
+        opener = urllib.request.build_opener(*handlers)
+        req = urllib.request.Request(url, data=body, headers=headers, method=method)
+        try:
+            with opener.open(req, timeout=self.endpoint.timeout) as resp:
+                return resp.status, resp.headers.get_content_type(), resp.read()
+        except urllib.error.HTTPError as exc:
+            detail = _server_message(exc.read())
+            if exc.code in (401, 403):
+                raise RunError(
+                    f"{url} refused access ({exc.code} {exc.reason}){detail}; set ${TOKEN_ENV}, or "
+                    f"${USER_ENV} and ${PASSWORD_ENV}, in the environment"
+                ) from exc
+            if exc.code in (400, 422):
+                raise QueryError(
+                    f"the server rejected the request ({exc.code}){shift_position(detail)}"
+                ) from exc
+            raise RunError(f"{url} answered {exc.code} {exc.reason}{detail}") from exc
+        except urllib.error.URLError as exc:
+            raise RunError(f"cannot reach the SPARQL endpoint {url}: {exc.reason}") from exc
+        except TimeoutError as exc:
+            raise QueryError(
+                f"{url} did not answer within {self.endpoint.timeout:g} s; narrow the query down"
+            ) from exc
+        except OSError as exc:
+            raise RunError(f"cannot talk to {url}: {exc}") from exc
+
+    def _query(self, query: str, accept: str) -> tuple[str, bytes]:
+        from urllib.parse import urlencode
+
+        if not self._checked_union:
+            self._checked_union = True
+            self._check_union()
+        body = urlencode({"query": C.sparql_prefixes() + query}).encode()
+        headers = {"Accept": accept, "Content-Type": "application/x-www-form-urlencoded"}
+        _status, ctype, data = self.request(self.endpoint.query, "POST", body, headers)
+        return ctype, data
+
+    def _raw_ask(self, query: str) -> bool:
+        from urllib.parse import urlencode
+
+        body = urlencode({"query": query}).encode()
+        headers = {"Accept": _SELECT_ACCEPT, "Content-Type": "application/x-www-form-urlencoded"}
+        _status, _ctype, data = self.request(self.endpoint.query, "POST", body, headers)
+        return bool(_parse_json(data, self.endpoint.query).get("boolean"))
+
+    def union_ready(self) -> bool:
+        """Whether the default graph shows the named graphs' data (or the server holds none)."""
+        if self._raw_ask("ASK { ?s ?p ?o }"):
+            return True
+        return not self._raw_ask("ASK { GRAPH ?g { ?s ?p ?o } }")
+
+    def _check_union(self) -> None:
+        """Every dkg query reads the union of the named graphs; a server must be set up so."""
+        if not self.union_ready():
+            raise RunError(
+                f"{self.endpoint.query} holds named graphs but its default graph is empty: dkg queries "
+                "read the union of the graphs; start Oxigraph with --union-default-graph, or set "
+                "tdb2:unionDefaultGraph true in Fuseki (see the README)"
+            )
+
+    def select_named(self, query: str) -> Table:
+        """Run a SELECT that names its graphs (GRAPH ?g), whatever the server's default graph is."""
+        self._checked_union = True
+        try:
+            return self.select(query)
+        finally:
+            self._checked_union = False
+
+    # -- Backend ------------------------------------------------------------------------------
+
+    def select(self, query: str) -> Table:
+        """Run a SELECT query on the server."""
+        _ctype, data = self._query(query, _SELECT_ACCEPT)
+        doc = _parse_json(data, self.endpoint.query)
+        if "results" not in doc:
+            raise QueryError("expected a SELECT query")
+        return table_from_json(doc)
+
+    def ask(self, query: str) -> bool:
+        """Run an ASK query on the server."""
+        _ctype, data = self._query(query, _SELECT_ACCEPT)
+        doc = _parse_json(data, self.endpoint.query)
+        if "boolean" not in doc:
+            raise QueryError("expected an ASK query")
+        return bool(doc["boolean"])
+
+    def construct(self, query: str) -> bytes:
+        """Run a CONSTRUCT or DESCRIBE query on the server; return N-Triples."""
+        from pyoxigraph import RdfFormat, parse, serialize
+
+        ctype, data = self._query(query, _GRAPH_ACCEPT)
+        if ctype.startswith("application/sparql-results"):
+            raise QueryError("expected a CONSTRUCT or DESCRIBE query")
+        fmt = RdfFormat.from_media_type(ctype) or RdfFormat.N_TRIPLES
+        if ctype == "text/plain":
+            fmt = RdfFormat.N_TRIPLES  # Virtuoso's name for N-Triples
+        if fmt == RdfFormat.N_TRIPLES:
+            return data
+        try:
+            triples = list(parse(data, format=fmt))
+        except SyntaxError as exc:
+            raise RunError(
+                f"{self.endpoint.query} sent {ctype} that does not parse: {exc}"
+            ) from exc
+        return serialize(triples, format=RdfFormat.N_TRIPLES) or b""
+
+
+def _server_message(body: bytes) -> str:
+    text = body.decode("utf-8", "replace").strip()
+    if not text:
+        return ""
+    if "<html" in text[:200].lower():
+        import re
+
+        text = re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(text.split())
+    return ": " + (text[:400] + "…" if len(text) > 400 else text)
+
+
+def _parse_json(data: bytes, url: str) -> dict[str, Any]:
+    import json
+
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunError(f"{url} did not answer with SPARQL results JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise RunError(f"{url} did not answer with SPARQL results JSON")
+    return doc
+
+
+def term_from_json(value: dict[str, str]) -> Term:
+    """A term of the SPARQL 1.1 Query Results JSON format."""
+    kind = value.get("type")
+    text = value.get("value", "")
+    if kind == "uri":
+        return Term("iri", text)
+    if kind == "bnode":
+        return Term("bnode", text)
+    if kind in ("literal", "typed-literal"):  # typed-literal: the pre-standard form Virtuoso sends
+        lang = value.get("xml:lang") or value.get("lang")
+        datatype = None if lang else value.get("datatype")
+        if datatype in (XSD + "string",):
+            datatype = None
+        return Term("literal", text, lang or None, datatype)
+    raise RunError(f"unknown term type {kind!r} in the results")
+
+
+def table_from_json(doc: dict[str, Any]) -> Table:
+    """A Table from a SPARQL 1.1 Query Results JSON document."""
+    names = [str(v) for v in doc.get("head", {}).get("vars", [])]
+    rows: list[Row] = []
+    for binding in doc.get("results", {}).get("bindings", []):
+        rows.append({n: term_from_json(binding[n]) if n in binding else None for n in names})
+    return Table(names, rows)
+
+
+# --- Choosing the backend ------------------------------------------------------------------------
+
+_META = "dkg.endpoint"
+
+
+def _remember_endpoint(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.meta[_META] = value
+
+
+def endpoint_option(func: Any) -> Any:
+    """The --endpoint URL option for a command that reads the graph (add it as a decorator)."""
+    import click
+
+    return click.option(
+        "--endpoint",
+        metavar="URL",
+        default=None,
+        expose_value=False,
+        is_eager=True,
+        callback=_remember_endpoint,
+        help=(
+            f"SPARQL 1.1 query URL of a server to read instead of the embedded store (or ${ENDPOINT_ENV}, "
+            f"or [endpoint] url in {CONFIG_FILE}); 'embedded' for the store of the build. Log-in from "
+            f"${TOKEN_ENV} or ${USER_ENV}/${PASSWORD_ENV}."
+        ),
+    )(func)
+
+
+def _command_line_endpoint() -> str | None:
+    try:
+        import click
+    except ImportError:  # pragma: no cover - click is a dependency
+        return None
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(_META) if ctx is not None else None
+
+
+def choose_endpoint(root: Path, given: str | None = None) -> Endpoint | None:
+    """The server to read: --endpoint, then $DKG_ENDPOINT, then dkg.toml; None for the embedded store."""
+    timeout = DEFAULT_TIMEOUT
+    if given is None:
+        given = _command_line_endpoint()
+        origin = "--endpoint"
+    else:
+        origin = "endpoint"
+    if given is None and os.environ.get(ENDPOINT_ENV):
+        given, origin = os.environ[ENDPOINT_ENV], f"${ENDPOINT_ENV}"
+    if given is None:
+        return read_config(root)
+    if given.strip() in ("", EMBEDDED):
+        return None
+    store = os.environ.get(STORE_ENV) or None
+    config = read_config(root)
+    if config is not None and config.query == given:
+        store, timeout = store or config.store, config.timeout
+    return Endpoint(
+        _check_url(given.strip(), origin),
+        store and _check_url(store, f"${STORE_ENV}"),
+        timeout,
+        origin,
+    )
+
+
+def open_backend(
+    root: Path, out: Path | None = None, endpoint: str | Endpoint | None = None
+) -> Backend:
+    """Open the graph to read: a SPARQL server if one is chosen, else the embedded store of a build.
+
+    The server is the `endpoint` argument, else the command's --endpoint, else $DKG_ENDPOINT, else
+    [endpoint] in dkg.toml. A caller that names a build folder (`out`) reads that build, unless an
+    endpoint is given explicitly.
+    """
     from graph.build import current_snapshot, default_out
 
+    if isinstance(endpoint, Endpoint):
+        return RemoteBackend(endpoint)
+    explicit = endpoint if endpoint is not None else _command_line_endpoint()
+    if out is None or explicit is not None:
+        chosen = choose_endpoint(root, explicit)
+        if chosen is not None:
+            return RemoteBackend(chosen)
     snapshot = current_snapshot(out or default_out(root))
     return EmbeddedBackend(snapshot / C.OUT_STORE)
+
+
+def backend_from_context(ctx: click.Context, out: Path | None = None) -> Backend:
+    """The backend a command reads, from its --project and --endpoint options."""
+    from graph.cli import root_of
+
+    return open_backend(root_of(ctx), out)
