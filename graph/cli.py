@@ -32,6 +32,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "schema_command",
         "Write (or verify) the JSON Schemas editors use for extract/.",
     ),
+    "push": (
+        "graph.push",
+        "push_command",
+        "Load the build into a SPARQL 1.1 server, one named graph per document.",
+    ),
     "serve": (
         "graph.serve",
         "serve_command",

@@ -27,7 +27,7 @@ import networkx as nx
 
 from graph import constants as C
 from graph.errors import RunError
-from graph.store import Backend, Term
+from graph.store import Backend, Term, endpoint_option
 from graph.vocab import ENTITY_TYPES
 
 STANDINGS = ("stated", "inferred", "analyst")
@@ -470,6 +470,7 @@ def resolve(g: nx.Graph, text: str) -> str:
 
 def build_option(func: Any) -> Any:
     """The --build option: which build folder to read (default: the project's build/)."""
+    func = endpoint_option(func)
     return click.option(
         "--build",
         "build_dir",

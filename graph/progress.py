@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 def reporter(quiet: bool = False) -> Callable[[str], None]:
@@ -23,3 +24,34 @@ def done() -> None:
     if sys.stderr.isatty():
         sys.stderr.write("\r\033[K")
         sys.stderr.flush()
+
+
+@contextlib.contextmanager
+def bar(total: int, what: str, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
+    """A progress bar on stderr for `total` steps of long work; silent when stderr is no terminal.
+
+    Yields a function that advances the bar by n steps. rich is imported only when a bar is drawn.
+    """
+    if enabled is None:
+        enabled = sys.stderr.isatty()
+    if not enabled or total <= 1:
+        yield lambda _n: None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task(what, total=total)
+        yield lambda n: progress.advance(task, n)

@@ -26,6 +26,7 @@ import click
 from graph import constants as C
 from graph.cli import root_of
 from graph.errors import QueryError, RunError, display_path
+from graph.store import endpoint_option
 
 if TYPE_CHECKING:
     from graph.store import Backend, Table, Term
@@ -561,6 +562,7 @@ def format_list(queries: list[StoredQuery], terminal: bool) -> str:
     show_default=True,
     help="Stop a query that runs longer than this many seconds (0: no limit).",
 )
+@endpoint_option
 @click.pass_context
 def query_command(
     ctx: click.Context,

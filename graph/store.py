@@ -491,9 +491,15 @@ def _remember_endpoint(ctx: click.Context, _param: click.Parameter, value: str |
 
 
 def endpoint_option(func: Any) -> Any:
-    """The --endpoint URL option for a command that reads the graph (add it as a decorator)."""
+    """The --endpoint URL option for a command that reads the graph (add it as a decorator).
+
+    The value is kept in the click context, where open_backend finds it, so a command that opens
+    its backend with open_backend(root) needs no other change. Adding it twice adds it once.
+    """
     import click
 
+    if any(getattr(p, "name", None) == "endpoint" for p in getattr(func, "__click_params__", [])):
+        return func
     return click.option(
         "--endpoint",
         metavar="URL",

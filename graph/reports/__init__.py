@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from graph.store import endpoint_option
+
 if TYPE_CHECKING:
     from graph.reports.base import Report
 
@@ -23,6 +25,7 @@ FORMATS = ("table", "markdown", "csv", "json")
 
 def report_options(func: F) -> F:
     """The options every report takes: --format, --lang, --quotes, -o."""
+    func = endpoint_option(func)
     func = click.option(
         "-o",
         "--output",
