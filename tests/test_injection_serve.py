@@ -244,6 +244,30 @@ def test_entity_url_breakout_gets_a_clean_unknown_entity(
     tally["SPARQL break-out attempts in entity URLs, all bound"] += 1
 
 
+@pytest.mark.parametrize("name", URL_BREAKOUTS[:5])
+def test_command_line_breakout_through_a_remote_endpoint_stays_bound(
+    name: str, server: Server, hostile: tuple[Path, Path, dict[str, str]], tally: Counter[str]
+) -> None:
+    # the same bound values, sent over the SPARQL protocol to a server (here: dkg serve itself)
+    from click.testing import CliRunner
+
+    from graph.cli import main
+
+    root = hostile[0]
+    endpoint = server.url + "sparql"
+    result = CliRunner().invoke(
+        main, ["-C", str(root), "report", "show", name, "--endpoint", endpoint]
+    )
+    assert result.exit_code == 1 and "unknown entity" in result.stderr, result.output
+    assert "syntax" not in result.output.lower() and "internal error" not in result.output
+    quoted = '"' + name.replace('"', "") + '"'
+    query = 'SELECT ?x WHERE { VALUES ?name { "" } ?x dcterms:identifier ?name }'
+    args = ["query", query, "--bind", f"name={quoted}", "--format", "json", "--endpoint", endpoint]
+    result = CliRunner().invoke(main, ["-C", str(root), *args])
+    assert result.exit_code == 0 and '"bindings": []' in result.stdout, result.output
+    tally["SPARQL break-out attempts sent to a remote endpoint, all bound"] += 1
+
+
 # --- the endpoint only reads ---------------------------------------------------------------------------
 
 
