@@ -29,6 +29,7 @@ from graph import constants as C
 from graph.check import CheckResult, check_corpus
 from graph.compile import compile_document, compile_registry, sort_quads
 from graph.errors import DataError, Problem, RunError, display_path
+from graph.layout import current_snapshot, default_out
 from graph.load import Corpus, load_corpus
 from graph.ontology import load_ontology
 from graph.rules import apply_rules, describe_rules, load_rules
@@ -240,15 +241,6 @@ def _prune(out: Path, keep: set[str]) -> None:
         link.unlink(missing_ok=True)
 
 
-def current_snapshot(out: Path) -> Path:
-    """Return the current build's snapshot folder, or raise RunError if there is none."""
-    link = out / C.CURRENT_LINK
-    target = link.resolve()
-    if not (target / C.OUT_MANIFEST).is_file():
-        raise RunError(f"no build in {display_path(out)}; run `dkg build` first")
-    return target
-
-
 def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Compiled, Path]:
     """Compile the project and write it; return what was built and where."""
     compiled = compile_project(root, progress)
@@ -263,12 +255,6 @@ __all__ = ["Compiled", "Problem", "build", "compile_project", "current_snapshot"
 import click  # noqa: E402  (commands sit beside the code they drive)
 
 from graph.cli import root_of  # noqa: E402
-
-
-def default_out(root: Path) -> Path:
-    """The build folder: $DKG_BUILD, else build/ in the project."""
-    env = os.environ.get("DKG_BUILD")
-    return Path(env) if env else root / C.BUILD_DIRNAME
 
 
 def _summary(compiled: Compiled) -> list[str]:

@@ -587,7 +587,7 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 def default_build_dir(ctx: click.Context, build_dir: Path | None) -> Path:
     """The build folder chosen on the command line, else the project's default."""
-    from graph.build import default_out
     from graph.cli import root_of
+    from graph.layout import default_out
 
     return build_dir or default_out(root_of(ctx))

@@ -140,7 +140,7 @@ def push_command(
     import sys
     from dataclasses import replace
 
-    from graph.build import current_snapshot, default_out
+    from graph.layout import current_snapshot, default_out
 
     root = root_of(ctx)
     chosen = choose_endpoint(root, endpoint) if endpoint else choose_endpoint(root)

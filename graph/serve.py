@@ -475,7 +475,7 @@ def serve_command(
     verbose: bool,
 ) -> None:
     """Serve the built graph read-only: a SPARQL endpoint at /sparql and web pages at /."""
-    from graph.build import current_snapshot, default_out
+    from graph.layout import current_snapshot, default_out
 
     root = root_of(ctx)
     snapshot = current_snapshot(out or default_out(root))

@@ -559,7 +559,7 @@ def open_backend(
     [endpoint] in dkg.toml. A caller that names a build folder (`out`) reads that build, unless an
     endpoint is given explicitly.
     """
-    from graph.build import current_snapshot, default_out
+    from graph.layout import current_snapshot, default_out
 
     if isinstance(endpoint, Endpoint):
         return RemoteBackend(endpoint)
