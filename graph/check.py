@@ -281,17 +281,23 @@ def _coverage(
             continue
         lo = starts[a - 1]
         hi = starts[b] if b < len(starts) else len(source.text)
-        covered = [False] * (hi - lo)
-        for s, e in spans.get(sec.id, []):
-            for k in range(max(s, lo), min(e, hi)):
-                covered[k - lo] = True
         text = source.text[lo:hi]
         # "Antwoord:" headings are layout, not content a claim could quote
         for m in _ANSWER_HEADING.finditer(text):
             text = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end() :]
-        total = sum(1 for ch in text if not ch.isspace())
-        done = sum(1 for k, ch in enumerate(text) if covered[k] and not ch.isspace())
-        result.coverage.append(SectionCoverage(doc_id, sec.id, sec.kind, done, total))
+        # Characters counted by stretches (quotes merged where they overlap), not one by one.
+        done, reach = 0, 0
+        for s, e in sorted((max(s, lo) - lo, min(e, hi) - lo) for s, e in spans.get(sec.id, [])):
+            s = max(s, reach)
+            if e > s:
+                done += _solid(text[s:e])
+                reach = e
+        result.coverage.append(SectionCoverage(doc_id, sec.id, sec.kind, done, _solid(text)))
+
+
+def _solid(text: str) -> int:
+    """How many characters of text are not whitespace."""
+    return len("".join(text.split()))
 
 
 def _check_part_of_cycles(corpus: Corpus, result: CheckResult) -> None:
