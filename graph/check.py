@@ -138,11 +138,11 @@ def _ref(
 
 
 # A quote not found in its own source: (document, path of the claim, quote, that source).
-Unfound = list[tuple[Document, tuple[str | int, ...], str, SourceText]]
+_Unfound = list[tuple[Document, tuple[str | int, ...], str, SourceText]]
 
 
 def _check_document(
-    doc: Document, corpus: Corpus, result: CheckResult, known: set[str] | None, unfound: Unfound
+    doc: Document, corpus: Corpus, result: CheckResult, known: set[str] | None, unfound: _Unfound
 ) -> None:
     meta = doc.record.document
     if doc.path.stem != meta.id:
@@ -247,14 +247,27 @@ def _check_document(
         _coverage(meta.id, meta.sections, source, spans, result)
 
 
-def _report_unfound(unfound: Unfound, corpus: Corpus, result: CheckResult) -> None:
+@dataclass(frozen=True)
+class Unfound:
+    """A quote not found in its own source: which document, where the quote is, and the quote."""
+
+    document: str
+    text: str  # the document's source text path, as written
+    file: str
+    line: int
+    col: int
+    quote: str
+
+
+def report_unfound(
+    unfound: list[Unfound], sources: dict[str, SourceText], texts: dict[str, str]
+) -> list[Problem]:
     """Say where each missing quote is: in another document's text, or the closest passage."""
-    texts = {d.record.document.id: d.record.document.text for d in corpus.documents}
-    for doc, here, quote, source in unfound:
-        meta = doc.record.document
-        msg = f"quote not found in {meta.text}"
-        for other, text in sorted(result.sources.items()):
-            spans = text.find_all(quote) if other != meta.id else []
+    problems = []
+    for u in unfound:
+        msg = f"quote not found in {u.text}"
+        for other, text in sorted(sources.items()):
+            spans = text.find_all(u.quote) if other != u.document else []
             if spans:
                 msg += (
                     f", but it is in {texts[other]} (document {other!r}, line {spans[0].first_line});"
@@ -262,10 +275,11 @@ def _report_unfound(unfound: Unfound, corpus: Corpus, result: CheckResult) -> No
                 )
                 break
         else:
-            score, line, passage = source.closest(quote)
+            score, line, passage = sources[u.document].closest(u.quote)
             if score > 0.5:
                 msg += f"; closest passage (line {line}, {score:.0%} alike): {passage!r}"
-        result.problems.append(doc.located.problem((*here, "quote"), msg))
+        problems.append(Problem(u.file, u.line, u.col, msg))
+    return problems
 
 
 _ANSWER_HEADING = re.compile(r"(?m)^[ \t]*Antwoord\b[^\n]{0,40}:[ \t]*$")
@@ -300,36 +314,49 @@ def _solid(text: str) -> int:
     return len("".join(text.split()))
 
 
-def _check_part_of_cycles(corpus: Corpus, result: CheckResult) -> None:
+# A partOf edge: (part, whole, where the whole is named: file, line, column).
+PartOf = tuple[str, str, str, int, int]
+
+
+def part_of_edges(doc: Document) -> list[PartOf]:
+    """The affirmed partOf claims of a document, as edges for the cycle check."""
+    edges = []
+    for i, claim in enumerate(doc.record.claims):
+        # a self-part is reported as "part of itself" by _check_document
+        part = claim.relation == "partOf" and claim.polarity == "affirmed"
+        if part and claim.object and claim.object != claim.subject:
+            line, col = doc.located.where(("claims", i, "object"))
+            edges.append((claim.subject, claim.object, doc.located.file, line, col))
+    return edges
+
+
+def part_of_cycles(edges: list[PartOf]) -> list[Problem]:
+    """Every partOf cycle, reported at the claim that closes it."""
     # A depth-first search that visits each entity once, so a dense partOf graph cannot make it
     # enumerate every path; a cycle shows as an edge back to an entity still on the path.
-    parent: dict[str, list[tuple[str, Document, int]]] = defaultdict(list)
-    for doc in corpus.documents:
-        for i, claim in enumerate(doc.record.claims):
-            # a self-part is reported as "part of itself" by _check_document
-            part = claim.relation == "partOf" and claim.polarity == "affirmed"
-            if part and claim.object and claim.object != claim.subject:
-                parent[claim.subject].append((claim.object, doc, i))
+    parent: dict[str, list[tuple[str, str, int, int]]] = defaultdict(list)
+    for part, whole, file, line, col in edges:
+        parent[part].append((whole, file, line, col))
+    problems = []
     done: set[str] = set()
     for start in sorted(parent):
         if start in done:
             continue
-        path, edges = [start], [iter(parent[start])]
-        while edges:
-            step = next(edges[-1], None)
+        path, stack = [start], [iter(parent[start])]
+        while stack:
+            step = next(stack[-1], None)
             if step is None:
                 done.add(path.pop())
-                edges.pop()
+                stack.pop()
                 continue
-            nxt, doc, i = step
+            nxt, file, line, col = step
             if nxt in path:
                 chain = " -> ".join([*path[path.index(nxt) :], nxt])
-                result.problems.append(
-                    doc.located.problem(("claims", i, "object"), f"partOf cycle: {chain}")
-                )
+                problems.append(Problem(file, line, col, f"partOf cycle: {chain}"))
             elif nxt not in done:
                 path.append(nxt)
-                edges.append(iter(parent.get(nxt, [])))
+                stack.append(iter(parent.get(nxt, [])))
+    return problems
 
 
 def _spelt_ids(data: object) -> set[str]:
@@ -340,52 +367,111 @@ def _spelt_ids(data: object) -> set[str]:
     return {suggest_id(i) for i in spelt}  # 'SecFund' is reported once, at the registry
 
 
-def _check_rules(corpus: Corpus, result: CheckResult) -> None:
-    rules_dir = corpus.root / C.ONTOLOGY_DIRNAME / C.RULES_DIRNAME
-    rules = {p.stem for p in rules_dir.glob("*.rq")}
-    for doc in corpus.documents:
-        for i, claim in enumerate(doc.record.claims):
-            if claim.rule is not None and claim.rule not in rules:
-                hint = did_you_mean(claim.rule, rules)
-                where = ("claims", i, "rule")
-                message = f"unknown rule {claim.rule!r}{hint}; rules are ontology/rules/*.rq"
-                result.problems.append(doc.located.problem(where, message))
+def rule_names(root: Path) -> set[str]:
+    """The ids of the declared rules (ontology/rules/*.rq)."""
+    return {p.stem for p in (root / C.ONTOLOGY_DIRNAME / C.RULES_DIRNAME).glob("*.rq")}
+
+
+def _rule_problems(doc: Document, rules: set[str]) -> list[Problem]:
+    problems = []
+    for i, claim in enumerate(doc.record.claims):
+        if claim.rule is not None and claim.rule not in rules:
+            hint = did_you_mean(claim.rule, rules)
+            where = ("claims", i, "rule")
+            message = f"unknown rule {claim.rule!r}{hint}; rules are ontology/rules/*.rq"
+            problems.append(doc.located.problem(where, message))
+    return problems
+
+
+@dataclass
+class DocumentCheck:
+    """What checking one extraction file on its own found; small enough to keep between builds."""
+
+    problems: list[Problem]
+    coverage: list[SectionCoverage]
+    claim_lines: dict[tuple[str, str], tuple[str, int]]
+    unfound: list[Unfound]
+    part_of: list[PartOf]
+    source: SourceText | None = None  # not kept: read again when a quote is missing elsewhere
+
+
+def check_document(
+    doc: Document, corpus: Corpus, known: set[str] | None, rules: set[str]
+) -> DocumentCheck:
+    """Check one extraction file against the ids and rules of the project."""
+    result = CheckResult()
+    unfound: list[tuple[Document, tuple[str | int, ...], str, SourceText]] = []
+    _check_document(doc, corpus, result, known, unfound)
+    meta = doc.record.document
+    missing = []
+    for _doc, here, quote, _source in unfound:
+        line, col = doc.located.where((*here, "quote"))
+        missing.append(Unfound(meta.id, meta.text, doc.located.file, line, col, quote))
+    return DocumentCheck(
+        result.problems + _rule_problems(doc, rules),
+        result.coverage,
+        result.claim_lines,
+        missing,
+        part_of_edges(doc),
+        result.sources.get(meta.id),
+    )
+
+
+def document_id_problems(
+    docs: list[tuple[str, Problem]], entities: dict[str, Entity], registry_line: int
+) -> list[Problem]:
+    """Document ids used twice or also by an entity; docs are (id, where its id is written)."""
+    counts = Counter(did for did, _ in docs)
+    problems = []
+    for did, at in docs:
+        if did in entities:
+            message = f"document id {did!r} is also an entity id in the registry (near line {registry_line})"
+            problems.append(Problem(at.file, at.line, at.col, message))
+        if counts[did] > 1:
+            message = f"document id {did!r} is used by two files"
+            problems.append(Problem(at.file, at.line, at.col, message))
+    return problems
+
+
+def known_ids(corpus: Corpus, entities: dict[str, Entity], doc_ids: set[str]) -> set[str] | None:
+    """The ids references may name: entities and documents (None: they cannot be checked yet)."""
+    known = set(entities) | doc_ids
+    if corpus.registry is None:
+        # The registry did not validate: resolve references against the ids it spells, so that
+        # one bad entity does not turn every reference in every document into an error; if it
+        # could not be read at all, references cannot be checked yet.
+        located = corpus.registry_located
+        return known | _spelt_ids(located.data) if located is not None else None
+    return known
 
 
 def check_corpus(corpus: Corpus) -> CheckResult:
     """Run every record-level check; return the problems and the quote coverage."""
     result = CheckResult(problems=list(corpus.problems))
     _check_registry(corpus, result)
-    known = set(result.entities)
-    doc_ids = Counter(d.record.document.id for d in corpus.documents)
+    registry_line = (
+        corpus.registry_located.where(("entities",))[0] if corpus.registry_located else 0
+    )
+    ids = [
+        (d.record.document.id, d.located.problem(("document", "id"), "")) for d in corpus.documents
+    ]
+    result.problems += document_id_problems(ids, result.entities, registry_line)
+    checkable = known_ids(corpus, result.entities, {did for did, _ in ids})
+    rules = rule_names(corpus.root)
+    unfound: list[Unfound] = []
+    edges: list[PartOf] = []
     for doc in corpus.documents:
-        did = doc.record.document.id
-        if did in result.entities:
-            line = corpus.registry_located.where(("entities",))[0] if corpus.registry_located else 0
-            result.problems.append(
-                doc.located.problem(
-                    ("document", "id"),
-                    f"document id {did!r} is also an entity id in the registry (near line {line})",
-                )
-            )
-        if doc_ids[did] > 1:
-            result.problems.append(
-                doc.located.problem(("document", "id"), f"document id {did!r} is used by two files")
-            )
-    known |= set(doc_ids)
-    checkable: set[str] | None = known
-    if corpus.registry is None:
-        # The registry did not validate: resolve references against the ids it spells, so that
-        # one bad entity does not turn every reference in every document into an error; if it
-        # could not be read at all, references cannot be checked yet.
-        located = corpus.registry_located
-        checkable = known | _spelt_ids(located.data) if located is not None else None
-    unfound: Unfound = []
-    for doc in corpus.documents:
-        _check_document(doc, corpus, result, checkable, unfound)
-    _report_unfound(unfound, corpus, result)
-    _check_rules(corpus, result)
-    _check_part_of_cycles(corpus, result)
+        found = check_document(doc, corpus, checkable, rules)
+        result.problems += found.problems
+        result.coverage += found.coverage
+        result.claim_lines.update(found.claim_lines)
+        if found.source is not None:
+            result.sources[doc.record.document.id] = found.source
+        unfound += found.unfound
+        edges += found.part_of
+    texts = {d.record.document.id: d.record.document.text for d in corpus.documents}
+    result.problems += report_unfound(unfound, result.sources, texts)
+    result.problems += part_of_cycles(edges)
     return result
 
 
