@@ -17,103 +17,99 @@ import json
 import os
 import shutil
 import tempfile
-from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO
 
-from pyoxigraph import Quad, RdfFormat, Store, Triple, serialize
+from pyoxigraph import Quad, RdfFormat, Store, parse
 
 from graph import constants as C
-from graph.check import CheckResult, check_corpus
-from graph.compile import compile_document, compile_registry, sort_quads
-from graph.errors import DataError, Problem, RunError, display_path
+from graph.cache import (
+    CACHE_DIRNAME,
+    Cache,
+    Chunk,
+    Previous,
+    Project,
+    Unit,
+    changed_graphs,
+    chunk_stream,
+    counts,
+    headers,
+    infer_and_validate,
+    previous_snapshot,
+    read_project,
+    update_store,
+    working_store,
+)
+from graph.check import CheckResult
+from graph.errors import Problem, RunError, display_path
 from graph.layout import current_snapshot, default_out
-from graph.load import Corpus, load_corpus
-from graph.ontology import load_ontology
-from graph.rules import apply_rules, describe_rules, load_rules
+from graph.load import Corpus
 
 Progress = Callable[[str], None]
 
 
 @dataclass
 class Compiled:
-    """The result of compiling the project: sorted quads and what the checks learnt."""
+    """The result of compiling the project: every named graph, serialised, and what the checks learnt."""
 
-    quads: list[Quad]
     check: CheckResult
-    corpus: Corpus
+    corpus: Corpus  # the registry; the documents are in project.units
+    project: Project
+    inferred: Chunk
+    validated: str  # what the validation depended on (see graph.cache.validation_context)
+    counts: dict[str, int]
+    previous: Previous | None = None  # the snapshot whose store the new one is made from
+
+    def graphs(self) -> list[Chunk | Unit]:
+        """Every named graph, in output order."""
+        items: list[Chunk | Unit] = [*self.project.graphs(), self.inferred]
+        return sorted(items, key=lambda x: f"<{x.graph}>")
+
+    def chunks(self) -> Iterator[Chunk]:
+        """The serialised graphs, in output order, read one at a time."""
+        for item in self.graphs():
+            yield self.project.chunk(item)
+
+    @property
+    def quads(self) -> list[Quad]:
+        """Every quad, sorted by graph, subject, predicate and object (parses the pieces)."""
+        return [q for c in self.chunks() for q in parse(c.nq, format=RdfFormat.N_QUADS)]
 
     def stats(self) -> dict[str, int]:
         """Counts of what was built."""
-        rdf_type = C.PREFIXES["rdf"] + "type"
-        claim = C.ONTOLOGY + "Claim"
-        standings: Counter[str] = Counter()
-        claims = 0
-        for q in self.quads:
-            obj = str(q.object)
-            if q.predicate.value == rdf_type and obj == f"<{claim}>":
-                claims += 1
-            elif q.predicate.value == C.ONTOLOGY + "standing":
-                standings[obj.strip("<>").rsplit("#", 1)[-1].lower()] += 1
-        return {
-            "quads": len(self.quads),
-            "entities": len(self.check.entities),
-            "documents": len(self.corpus.documents),
-            "claims": claims,
-            **{f"claims_{k}": v for k, v in sorted(standings.items())},
-        }
+        return dict(self.counts)
 
 
-def _locations(corpus: Corpus, check: CheckResult) -> dict[str, tuple[str, int]]:
-    where: dict[str, tuple[str, int]] = {}
-    if corpus.registry is not None and corpus.registry_located is not None:
-        loc = corpus.registry_located
-        for i, ent in enumerate(corpus.registry.entities):
-            where.setdefault(C.ID + ent.id, (loc.file, loc.where(("entities", i))[0]))
-    for doc in corpus.documents:
-        where[C.ID + doc.record.document.id] = (
-            doc.located.file,
-            doc.located.where(("document",))[0],
-        )
-    for (doc_id, claim_id), spot in check.claim_lines.items():
-        where[f"{C.CLAIM}{doc_id}/{claim_id}"] = spot
-    return where
+def _compile(
+    root: Path,
+    cache: Cache,
+    previous: Previous | None,
+    progress: Progress | None,
+    shapes: bool = True,
+) -> Compiled:
+    from graph.progress import bar
+
+    say = progress or (lambda _msg: None)
+    say("reading extract/")
+    project = read_project(root, cache, say, bar if progress is not None else None)
+    store = working_store(project, say)
+    changed = changed_graphs(project, previous)
+    inferred, validated = infer_and_validate(project, store, changed, previous, shapes, say)
+    del store
+    stats = counts(project, inferred)
+    return Compiled(project.check, project.corpus, project, inferred, validated, stats, previous)
 
 
 def compile_project(root: Path, progress: Progress | None = None, shapes: bool = True) -> Compiled:
-    """Load, check, compile, infer and validate; raise DataError listing every problem."""
-    say = progress or (lambda _msg: None)
-    say("loading extract/")
-    corpus = load_corpus(root)
-    say("checking records and quotes")
-    check = check_corpus(corpus)
-    ontology_dir = root / C.ONTOLOGY_DIRNAME
-    onto, problems = load_ontology(ontology_dir)
-    problems = check.problems + problems
-    if problems:
-        raise DataError(problems)
-    say("compiling")
-    data: list[Quad] = list(compile_registry(check.entities.values()))
-    for doc in corpus.documents:
-        data.extend(compile_document(doc.record))
-    rules = load_rules(ontology_dir)
-    onto += describe_rules(rules)
-    say(f"applying {len(rules)} rule(s)")
-    store = Store()
-    store.bulk_extend(onto + data)
-    inferred, rule_problems = apply_rules(store, rules)
-    if rule_problems:
-        raise DataError(rule_problems)
-    if shapes:
-        say("validating against the SHACL shapes")
-        from graph.validate import validate
+    """Load, check, compile, infer and validate; raise DataError listing every problem.
 
-        violations = validate(store, ontology_dir / C.SHAPES_FILE, _locations(corpus, check))
-        if violations:
-            raise DataError(violations)
-    return Compiled(sort_quads(onto + data + inferred), check, corpus)
+    Reads the build cache of the default build folder if there is one, but never writes it.
+    """
+    cache_dir = default_out(root) / CACHE_DIRNAME
+    cache = Cache(cache_dir if cache_dir.is_dir() else None, writable=False)
+    return _compile(root, cache, None, progress, shapes)
 
 
 # --- Writing -----------------------------------------------------------------------------------
@@ -137,28 +133,58 @@ def _input_digests(root: Path) -> dict[str, str]:
     return out
 
 
-def serialise(quads: list[Quad]) -> dict[str, bytes]:
-    """The output files' bytes: TriG, Turtle (all graphs merged), N-Quads and JSON-LD."""
-    prefixes = {k: v for k, v in C.PREFIXES.items() if k != "sh"}
-    triples = sort_quads(Quad(q.subject, q.predicate, q.object) for q in quads)
+def _write_outputs(compiled: Compiled, folder: Path) -> dict[str, str]:
+    """Write TriG, Turtle (all graphs merged), N-Quads and JSON-LD; return their SHA-256s.
 
-    def ser(data: Iterable[Quad] | Iterable[Triple], fmt: RdfFormat, **kw: Any) -> bytes:
-        out = serialize(data, format=fmt, **kw)
-        assert out is not None
-        return out
+    Each file is its header and the pieces of every graph in order, written as they are read, so
+    a large build never holds a whole file in memory. The Turtle file holds each graph's triples
+    in turn: a subject described by several graphs appears once per graph, which Turtle allows.
+    """
+    trig_head, ttl_head = headers()
+    names = (C.OUT_NQUADS, C.OUT_TRIG, C.OUT_TURTLE, C.OUT_JSONLD)
+    handles: dict[str, IO[bytes]] = {}
+    sums = {n: hashlib.sha256() for n in names}
 
-    return {
-        C.OUT_TRIG: ser(quads, RdfFormat.TRIG, prefixes=prefixes),
-        C.OUT_TURTLE: ser([t.triple for t in triples], RdfFormat.TURTLE, prefixes=prefixes),
-        C.OUT_NQUADS: ser(quads, RdfFormat.N_QUADS),
-        C.OUT_JSONLD: ser(quads, RdfFormat.JSON_LD),
-    }
+    def put(name: str, data: bytes) -> None:
+        handles[name].write(data)
+        sums[name].update(data)
+
+    try:
+        for name in names:
+            handles[name] = (folder / name).open("wb")
+        put(C.OUT_TRIG, trig_head)
+        put(C.OUT_TURTLE, ttl_head)
+        put(C.OUT_JSONLD, b"[")
+        first = True
+        for chunk in compiled.chunks():
+            if not chunk.quads:
+                continue
+            put(C.OUT_NQUADS, chunk.nq)
+            put(C.OUT_TRIG, chunk.trig)
+            put(C.OUT_TURTLE, chunk.ttl)
+            put(C.OUT_JSONLD, (b"" if first else b",") + chunk.jsonld)
+            first = False
+        put(C.OUT_JSONLD, b"]")
+        for fh in handles.values():
+            fh.flush()
+            os.fsync(fh.fileno())
+    finally:
+        for fh in handles.values():
+            fh.close()
+    return {n: h.hexdigest() for n, h in sums.items()}
+
+
+_HELD: set[Path] = set()  # build folders this process holds the lock of
 
 
 @contextlib.contextmanager
 def build_lock(out: Path, progress: Progress | None = None) -> Iterator[None]:
     """Serialise builds into one output folder: a second build waits for the first."""
     out.mkdir(parents=True, exist_ok=True)
+    key = out.resolve()
+    if key in _HELD:  # build() holds it around compiling and writing
+        yield
+        return
     with (out / ".lock").open("w") as fh:
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -166,7 +192,25 @@ def build_lock(out: Path, progress: Progress | None = None) -> Iterator[None]:
             if progress:
                 progress("another build is writing to this folder; waiting for it to finish")
             fcntl.flock(fh, fcntl.LOCK_EX)
-        yield
+        _HELD.add(key)
+        try:
+            yield
+        finally:
+            _HELD.discard(key)
+
+
+def _same_as_current(out: Path, graphs: dict[str, str]) -> Path | None:
+    """The current snapshot, if it holds exactly these graphs (then there is nothing to write)."""
+    try:
+        snap = (out / C.CURRENT_LINK).resolve(strict=True)
+        manifest = json.loads((snap / C.OUT_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    return (
+        snap
+        if manifest.get("graphs") == graphs and snap.parent == out.resolve() / "snapshots"
+        else None
+    )
 
 
 def write_build(
@@ -177,29 +221,40 @@ def write_build(
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
     with build_lock(out, progress):
-        say("serialising")
-        files = serialise(compiled.quads)
-        digest = hashlib.sha256(files[C.OUT_NQUADS]).hexdigest()
+        graphs = {x.graph: x.digest for x in compiled.graphs() if x.graph and x.digest}
         snapshots = out / "snapshots"
         snapshots.mkdir(exist_ok=True)
-        target = snapshots / digest[:16]
-        if not (target / C.OUT_MANIFEST).is_file():
+        same = _same_as_current(out, graphs)
+        target = same or snapshots / "unwritten"
+        if same is None:
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
             try:
-                for name, data in files.items():
-                    _write(tmp / name, data)
-                say("loading the embedded store")
-                store = Store(str(tmp / C.OUT_STORE))
-                store.bulk_extend(compiled.quads)
-                store.flush()
-                del store
+                say("writing TriG, Turtle, N-Quads and JSON-LD")
+                files = _write_outputs(compiled, tmp)
+                digest = files[C.OUT_NQUADS]
+                target = snapshots / digest[:16]
+                say("writing the embedded store")
+                folder = tmp / C.OUT_STORE
+                previous = compiled.previous
+                cache = compiled.project.cache
+                if previous is None or not update_store(
+                    folder, compiled.project, compiled.inferred, previous, cache
+                ):
+                    shutil.rmtree(folder, ignore_errors=True)
+                    store = Store(str(folder))
+                    items = compiled.graphs()
+                    store.bulk_load(chunk_stream(compiled.project, items), format=RdfFormat.N_QUADS)
+                    store.flush()
+                    del store
                 gc.collect()
                 manifest = {
                     "format": 1,
                     "digest": digest,
                     "stats": compiled.stats(),
                     "inputs": _input_digests(root),
-                    "files": {n: hashlib.sha256(d).hexdigest() for n, d in sorted(files.items())},
+                    "files": dict(sorted(files.items())),
+                    "graphs": dict(sorted(graphs.items())),
+                    "validated": compiled.validated,
                 }
                 # The manifest is written last: a snapshot without one is incomplete.
                 _write(
@@ -242,9 +297,22 @@ def _prune(out: Path, keep: set[str]) -> None:
 
 
 def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Compiled, Path]:
-    """Compile the project and write it; return what was built and where."""
-    compiled = compile_project(root, progress)
-    return compiled, write_build(compiled, out, root, progress)
+    """Compile the project and write it; return what was built and where.
+
+    Incremental: files that did not change since the last build in out are taken from its cache,
+    and its store is copied and updated rather than loaded again; the result is the same.
+    """
+    if out.exists() and not out.is_dir():
+        raise RunError(f"{out} exists and is not a folder")
+    with build_lock(out, progress):
+        cache = Cache(out / CACHE_DIRNAME)
+        compiled = _compile(root, cache, previous_snapshot(out), progress)
+        cache.put("graphs", compiled.inferred.digest, compiled.inferred)
+        snapshot = write_build(compiled, out, root, progress)
+        keep = compiled.project.cache_keys()
+        keep["graphs"].add(compiled.inferred.digest)
+        cache.prune(keep)
+    return compiled, snapshot
 
 
 __all__ = ["Compiled", "Problem", "build", "compile_project", "current_snapshot", "write_build"]

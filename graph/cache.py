@@ -1,0 +1,825 @@
+"""Incremental builds: what each extraction file contributes is kept between builds, keyed by the
+content hash of everything it depends on, so a rebuild after editing one file reads, checks and
+compiles only that file, and the result is byte for byte what a full build writes.
+
+Per file (a "unit"): the parsed records (the parse cache, keyed by the file's bytes), the result of
+checking it (problems, quote coverage, claim lines) and its named graph, serialised once in every
+output format. The outputs are the concatenation of those pieces in graph order, so a full build
+and an incremental one assemble the same bytes from the same pieces.
+
+The graph as a whole is needed for the rules and the shapes: the embedded store of the previous
+snapshot is copied (hard links: RocksDB files are immutable) and only the graphs that changed are
+replaced; the rules run again; the shapes are checked on the changed graphs only, unless something
+every graph depends on (ontology, shapes, rules, registry, inferred types, this code) changed.
+
+Everything lives in OUT/cache/; a missing or unreadable entry is simply computed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import IO, Any
+
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, serialize
+
+from graph import constants as C
+from graph.check import (
+    CheckResult,
+    DocumentCheck,
+    PartOf,
+    SectionCoverage,
+    Unfound,
+    check_document,
+    document_id_problems,
+    known_ids,
+    part_of_cycles,
+    report_unfound,
+    rule_names,
+)
+from graph.errors import DataError, Problem, RunError
+from graph.load import Corpus, Document, _load_model
+from graph.models import Extraction, Registry
+
+CACHE_DIRNAME = "cache"
+FORMAT = 1
+PREFIXES = {k: v for k, v in C.PREFIXES.items() if k != "sh"}
+# The modules whose code decides what a file checks and compiles to: a change to any of them
+# invalidates the cache (as does the version of pyoxigraph, which writes the pieces).
+_CODE = ("cache", "check", "compile", "constants", "load", "models", "textmatch", "vocab", "yamlio")
+# Below this many files to read, worker processes cost more to start than they save.
+PARALLEL_FROM = 16
+
+Say = Callable[[str], None]
+Advance = Callable[[int], None]
+
+
+def sha(*parts: bytes | str) -> str:
+    """The SHA-256 of the parts, each length-prefixed so that no two lists collide."""
+    h = hashlib.sha256()
+    for p in parts:
+        b = p.encode() if isinstance(p, str) else p
+        h.update(len(b).to_bytes(8, "big"))
+        h.update(b)
+    return h.hexdigest()
+
+
+def code_salt() -> str:
+    """A digest of the code that decides what a file compiles to."""
+    import pyoxigraph
+
+    here = Path(__file__).parent
+    return sha(
+        str(FORMAT), pyoxigraph.__version__, *((here / f"{m}.py").read_bytes() for m in _CODE)
+    )
+
+
+# --- One named graph in every output format ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One named graph, serialised: N-Quads, and TriG, Turtle and JSON-LD bodies without headers."""
+
+    graph: str
+    quads: int
+    nq: bytes
+    trig: bytes = b""
+    ttl: bytes = b""
+    jsonld: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        """The digest of its N-Quads: what says whether the graph changed."""
+        return hashlib.sha256(self.nq).hexdigest()
+
+
+def _body(data: bytes) -> bytes:
+    """Drop the @prefix lines a Turtle or TriG serialiser writes first."""
+    at = 0
+    while data.startswith(b"@prefix ", at):
+        at = data.index(b"\n", at) + 1
+    return data[at:]
+
+
+def make_chunk(graph: str, quads: Iterable[Quad], every_format: bool = True) -> Chunk:
+    """Sort and serialise the quads of one named graph (deterministic: sorted, no blank nodes)."""
+    from graph.compile import sort_quads
+
+    ordered = sort_quads(quads)
+    nq = serialize(ordered, format=RdfFormat.N_QUADS) or b""
+    if not every_format:
+        return Chunk(graph, len(ordered), nq)
+    trig = _body(serialize(ordered, format=RdfFormat.TRIG, prefixes=PREFIXES) or b"")
+    ttl = _body(
+        serialize([q.triple for q in ordered], format=RdfFormat.TURTLE, prefixes=PREFIXES) or b""
+    )
+    jsonld = (serialize(ordered, format=RdfFormat.JSON_LD) or b"[]")[1:-1]
+    return Chunk(graph, len(ordered), nq, trig, ttl, jsonld)
+
+
+def headers() -> tuple[bytes, bytes]:
+    """The @prefix lines that open the TriG and the Turtle file."""
+    lines = "".join(f"@prefix {p}: <{iri}> .\n" for p, iri in PREFIXES.items()).encode()
+    return lines, lines
+
+
+# --- What one extraction file contributes --------------------------------------------------------
+
+
+@dataclass
+class Unit:
+    """What one extraction file contributes, without its graph (that is in the payload file)."""
+
+    rel: str  # path under the project, as messages name it
+    key: str  # digest of everything the check and the graph depend on
+    yaml: str  # digest of the file
+    text: str | None = None  # the source text path the document names
+    doc_id: str | None = None
+    id_at: Problem | None = None  # where the document id is written
+    problems: list[Problem] = field(default_factory=list)
+    coverage: list[SectionCoverage] = field(default_factory=list)
+    unfound: list[Unfound] = field(default_factory=list)
+    part_of: list[PartOf] = field(default_factory=list)
+    graph: str | None = None
+    digest: str | None = None
+    quads: int = 0
+    claims: int = 0
+    standings: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Payload:
+    """The large part of a unit, read only when needed: its graph and where its claims are."""
+
+    chunk: Chunk | None
+    claim_lines: dict[tuple[str, str], tuple[str, int]]
+    doc_line: tuple[str, int] | None
+
+
+class Cache:
+    """The cache folder of a build folder (OUT/cache), or none at all (everything is computed)."""
+
+    def __init__(self, folder: Path | None, writable: bool = True):
+        self.folder = folder
+        self.writable = writable and folder is not None
+
+    def _path(self, kind: str, key: str) -> Path | None:
+        return self.folder / kind / key[:2] / f"{key}.pkl" if self.folder else None
+
+    def get(self, kind: str, key: str) -> Any:
+        """The entry, or None if absent or unreadable (a killed build, another version)."""
+        path = self._path(kind, key)
+        if path is None:
+            return None
+        try:
+            with path.open("rb") as fh:
+                return pickle.load(fh)
+        except Exception:  # a half-written or foreign file is only a miss
+            return None
+
+    def put(self, kind: str, key: str, value: Any) -> None:
+        """Store an entry atomically (a temporary file beside it, then a rename)."""
+        path = self._path(kind, key)
+        if path is None or not self.writable:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        with tmp.open("wb") as fh:
+            pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(tmp, path)
+
+    def has(self, kind: str, key: str) -> bool:
+        """Whether an entry exists."""
+        path = self._path(kind, key)
+        return path is not None and path.is_file()
+
+    def prune(self, keep: dict[str, set[str]]) -> None:
+        """Remove every entry not in keep (kind -> keys), so the cache holds one build's worth."""
+        if self.folder is None or not self.writable:
+            return
+        for kind, keys in keep.items():
+            for path in (self.folder / kind).glob("*/*.pkl"):
+                if path.stem not in keys:
+                    path.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every file's check depends on besides the file: ids, rules, code."""
+
+    root: Path
+    known: frozenset[str] | None
+    rules: frozenset[str]
+    salt: str
+
+    @cached_property
+    def digest(self) -> str:
+        """Its digest, part of every unit key."""
+        known = "\n".join(sorted(self.known)) if self.known is not None else "\0unchecked"
+        return sha(self.salt, known, "\n".join(sorted(self.rules)))
+
+
+def _source_digest(root: Path, text: str | None) -> str:
+    if text is None:
+        return ""
+    extract = (root / C.EXTRACT_DIRNAME).resolve()
+    try:
+        path = (extract / text).resolve()
+        if not path.is_relative_to(extract) or not path.is_file():
+            return "missing"
+        if path.stat().st_size > C.MAX_SOURCE_BYTES:
+            return "too large"
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except (OSError, ValueError):
+        return "unreadable"
+
+
+def unit_key(context: Context, rel: str, yaml: str, text: str | None) -> str:
+    """The key of a unit: the context, the file and the source text it quotes."""
+    return sha(context.digest, rel, yaml, text or "", _source_digest(context.root, text))
+
+
+# State of a worker process: set once by _init, so tasks stay small.
+_WORKER: dict[str, Any] = {}
+
+
+def _init(context: Context, cache: Cache, every_format: bool) -> None:
+    _WORKER.update(context=context, cache=cache, every_format=every_format)
+
+
+def _parse(
+    root: Path, path: Path, rel: str, yaml: str, cache: Cache
+) -> tuple[Any, Any, list[Problem]]:
+    key = sha(rel, yaml)
+    hit = cache.get("parsed", key)
+    if hit is not None:
+        return hit
+    parsed = _load_model(path, root, Extraction)
+    cache.put("parsed", key, parsed)
+    return parsed
+
+
+def process_file(rel: str, yaml: str) -> Unit:
+    """Read, check and compile one extraction file (in a worker, or in the main process)."""
+    from graph.compile import compile_document, graph_iri
+
+    context: Context = _WORKER["context"]
+    cache: Cache = _WORKER["cache"]
+    root = context.root
+    path = root / rel
+    record, located, problems = _parse(root, path, rel, yaml, cache)
+    if record is None or located is None:
+        unit = Unit(rel, sha(context.digest, rel, yaml, "\0failed"), yaml, problems=list(problems))
+        cache.put("units", unit.key, Payload(None, {}, None))
+        return unit
+    doc = Document(path, located, record)
+    meta = record.document
+    key = unit_key(context, rel, yaml, meta.text)
+    corpus = Corpus(root=root)
+    known = set(context.known) if context.known is not None else None
+    found: DocumentCheck = check_document(doc, corpus, known, set(context.rules))
+    unit = Unit(
+        rel,
+        key,
+        yaml,
+        text=meta.text,
+        doc_id=meta.id,
+        id_at=located.problem(("document", "id"), ""),
+        problems=list(problems) + found.problems,
+        coverage=found.coverage,
+        unfound=found.unfound,
+        part_of=found.part_of,
+        claims=len(record.claims),
+        standings=dict(Counter(str(c.standing) for c in record.claims)),
+    )
+    chunk = None
+    if not unit.problems and not unit.unfound:
+        chunk = make_chunk(
+            graph_iri(meta.id).value, compile_document(record), _WORKER["every_format"]
+        )
+        unit.graph, unit.digest, unit.quads = chunk.graph, chunk.digest, chunk.quads
+    doc_line = (located.file, located.where(("document",))[0])
+    cache.put("units", key, Payload(chunk, found.claim_lines, doc_line))
+    if not cache.writable:
+        _WORKER.setdefault("kept", {})[key] = Payload(chunk, found.claim_lines, doc_line)
+    return unit
+
+
+def _process(task: tuple[str, str]) -> Unit:
+    return process_file(*task)
+
+
+# --- Reading the project -------------------------------------------------------------------------
+
+
+@dataclass
+class Project:
+    """Everything the build assembled from extract/ and ontology/, before the rules and shapes."""
+
+    root: Path
+    corpus: Corpus  # the registry; documents are in units
+    entities: dict[str, Any]
+    units: list[Unit]
+    chunks: list[Chunk]  # registry and ontology graphs
+    check: CheckResult
+    cache: Cache
+    kept: dict[str, Payload]  # payloads of units when the cache does not keep them
+    registry_keys: dict[str, str] = field(default_factory=dict)  # cache kind -> key
+
+    def cache_keys(self) -> dict[str, set[str]]:
+        """The cache entries this build uses: the ones to keep when pruning."""
+        keep: dict[str, set[str]] = {"parsed": set(), "units": set(), "graphs": set()}
+        for u in self.units:
+            keep["parsed"].add(sha(u.rel, u.yaml))
+            keep["units"].add(u.key)
+        for kind, key in self.registry_keys.items():
+            keep[kind].add(key)
+        return keep
+
+    def payload(self, unit: Unit) -> Payload:
+        """The payload of a unit."""
+        found = self.kept.get(unit.key) or self.cache.get("units", unit.key)
+        if not isinstance(found, Payload):
+            # damaged or removed since the index was read: compute it again (same key, same bytes)
+            process_file(unit.rel, unit.yaml)
+            found = self.kept.get(unit.key) or self.cache.get("units", unit.key)
+        if not isinstance(found, Payload):
+            raise RunError(
+                f"cannot keep the graph of {unit.rel} in the build cache; is the disk full?"
+            )
+        return found
+
+    def graphs(self) -> list[Chunk | Unit]:
+        """Every named graph in output order (by IRI as N-Quads writes it)."""
+        items: list[Chunk | Unit] = [u for u in self.units if u.graph is not None]
+        items += self.chunks
+        return sorted(items, key=lambda x: f"<{x.graph}>")
+
+    def chunk(self, item: Chunk | Unit) -> Chunk:
+        """The chunk of a graph."""
+        if isinstance(item, Chunk):
+            return item
+        chunk = self.payload(item).chunk
+        assert chunk is not None
+        return chunk
+
+
+def _files(root: Path) -> tuple[Path, list[Path]]:
+    extract = root / C.EXTRACT_DIRNAME
+    if not extract.is_dir():
+        raise RunError(f"no {C.EXTRACT_DIRNAME}/ folder in {root}; run dkg from the project folder")
+    doc_dir = extract / C.DOCUMENTS_DIRNAME
+    docs = (
+        sorted(doc_dir.glob("*.yaml")) + sorted(doc_dir.glob("*.yml")) if doc_dir.is_dir() else []
+    )
+    return extract / C.REGISTRY_FILENAME, docs
+
+
+def _digest_file(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return "unreadable"
+
+
+def _registry(
+    root: Path, path: Path, cache: Cache, salt: str, keys: dict[str, str]
+) -> tuple[Corpus, CheckResult, Chunk | None]:
+    from graph.check import _check_registry
+    from graph.compile import compile_registry
+    from graph.errors import display_path
+
+    corpus = Corpus(root=root)
+    result = CheckResult()
+    if not path.is_file():
+        corpus.problems.append(
+            Problem(display_path(path, root), 0, 0, "the entity registry is missing")
+        )
+        return corpus, result, None
+    yaml = _digest_file(path)
+    rel = display_path(path, root)
+    key = sha(rel, yaml, "registry")
+    keys["parsed"] = key
+    parsed = cache.get("parsed", key)
+    if parsed is None:
+        parsed = _load_model(path, root, Registry)
+        cache.put("parsed", key, parsed)
+    corpus.registry, corpus.registry_located, problems = parsed
+    corpus.problems += problems
+    _check_registry(corpus, result)
+    if result.problems or corpus.registry is None:
+        return corpus, result, None
+    chunk_key = sha(salt, key)
+    keys["graphs"] = chunk_key
+    chunk = cache.get("graphs", chunk_key)
+    if not isinstance(chunk, Chunk):
+        chunk = make_chunk(C.REGISTRY_GRAPH, compile_registry(result.entities.values()))
+        cache.put("graphs", chunk_key, chunk)
+    return corpus, result, chunk
+
+
+def read_project(
+    root: Path,
+    cache: Cache,
+    say: Say,
+    bar: Callable[[int, str], contextlib.AbstractContextManager[Advance]] | None = None,
+    every_format: bool = True,
+) -> Project:
+    """Read, check and compile extract/ and the ontology, each file only if it changed."""
+    from graph.errors import display_path
+    from graph.ontology import load_ontology
+    from graph.rules import describe_rules, load_rules
+
+    salt = code_salt()
+    reg_path, doc_paths = _files(root)
+    say("reading the entity registry")
+    registry_keys: dict[str, str] = {}
+    corpus, result, reg_chunk = _registry(root, reg_path, cache, salt, registry_keys)
+    index: dict[str, Unit] = cache.get("index", "units") or {}
+    rels = [display_path(p, root) for p in doc_paths]
+    yamls = {rel: _digest_file(root / rel) for rel in rels}
+    # The ids documents may cite include every document's id: take last build's for unchanged
+    # files and the file name for the others (they must be equal), and check the guess after.
+    guess = {
+        rel: (index[rel].doc_id if rel in index and index[rel].yaml == yamls[rel] else None)
+        or Path(rel).stem
+        for rel in rels
+    }
+    rules = frozenset(rule_names(root))
+    units = _units(
+        root, cache, salt, corpus, result, rels, yamls, guess, rules, index, say, bar, every_format
+    )
+    actual = {u.rel: u.doc_id for u in units if u.doc_id is not None}
+    if any(actual.get(rel, guess[rel]) != guess[rel] for rel in rels):
+        # a file whose document id is not its name: check everything again with the real ids
+        units = _units(
+            root,
+            cache,
+            salt,
+            corpus,
+            result,
+            rels,
+            yamls,
+            {**guess, **actual},
+            rules,
+            index,
+            say,
+            bar,
+            every_format,
+        )
+    kept: dict[str, Payload] = _WORKER.pop("kept", {}) if not cache.writable else {}
+    if cache.writable:
+        cache.put("index", "units", {u.rel: u for u in units})
+
+    # Checks across files, as check_corpus makes them.
+    check = CheckResult(problems=list(corpus.problems) + result.problems, entities=result.entities)
+    registry_line = (
+        corpus.registry_located.where(("entities",))[0] if corpus.registry_located else 0
+    )
+    ids = [(u.doc_id, u.id_at) for u in units if u.doc_id is not None and u.id_at is not None]
+    check.problems += document_id_problems(ids, result.entities, registry_line)
+    edges: list[PartOf] = []
+    unfound: list[Unfound] = []
+    for u in units:
+        check.problems += u.problems
+        check.coverage += u.coverage
+        edges += u.part_of
+        unfound += u.unfound
+    if unfound:
+        check.problems += _report_unfound(root, units, unfound)
+    check.problems += part_of_cycles(edges)
+    ontology_dir = root / C.ONTOLOGY_DIRNAME
+    onto, onto_problems = load_ontology(ontology_dir)
+    if check.problems or onto_problems:
+        raise DataError(check.problems + onto_problems)
+    onto += describe_rules(load_rules(ontology_dir))
+    chunks = [make_chunk(C.ONTOLOGY_GRAPH, onto, every_format)]
+    if reg_chunk is not None:
+        chunks.append(reg_chunk)
+    return Project(root, corpus, result.entities, units, chunks, check, cache, kept, registry_keys)
+
+
+def _units(
+    root: Path,
+    cache: Cache,
+    salt: str,
+    corpus: Corpus,
+    result: CheckResult,
+    rels: list[str],
+    yamls: dict[str, str],
+    guess: dict[str, str],
+    rules: frozenset[str],
+    index: dict[str, Unit],
+    say: Say,
+    bar: Callable[[int, str], contextlib.AbstractContextManager[Advance]] | None,
+    every_format: bool,
+) -> list[Unit]:
+    known = known_ids(corpus, result.entities, set(guess.values()))
+    context = Context(root, frozenset(known) if known is not None else None, rules, salt)
+    units: dict[str, Unit] = {}
+    todo: list[tuple[str, str]] = []
+    for rel in rels:
+        old = index.get(rel)
+        if (
+            old is not None
+            and old.yaml == yamls[rel]
+            and old.key == unit_key(context, rel, yamls[rel], old.text)
+            and cache.has("units", old.key)
+        ):
+            units[rel] = old
+        else:
+            todo.append((rel, yamls[rel]))
+    say(
+        f"reading {len(todo)} of {len(rels)} extraction files"
+        if todo
+        else "nothing changed in extract/"
+    )
+    _init(context, cache, every_format)
+    if todo:
+        with (bar or _no_bar)(len(todo), "reading extract/") as advance:
+            for unit in _run(todo, context, cache, every_format):
+                units[unit.rel] = unit
+                advance(1)
+    return [units[rel] for rel in rels]
+
+
+@contextlib.contextmanager
+def _no_bar(_total: int, _what: str) -> Iterator[Advance]:
+    yield lambda _n: None
+
+
+def _run(
+    todo: list[tuple[str, str]], context: Context, cache: Cache, every_format: bool
+) -> Iterator[Unit]:
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_FROM or workers < 2 or not cache.writable:
+        for task in todo:
+            yield _process(task)
+        return
+    import multiprocessing
+
+    # fork: the workers share the imported code and start at once; they get the context by
+    # inheritance and write their results to the cache themselves, returning only the small part.
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(workers, initializer=_init, initargs=(context, cache, every_format)) as pool:
+        yield from pool.imap_unordered(_process, todo, chunksize=4)
+
+
+def _report_unfound(root: Path, units: list[Unit], unfound: list[Unfound]) -> list[Problem]:
+    """Missing quotes, looked for in every other source (read again: this is the rare case)."""
+    from graph.textmatch import SourceText
+
+    sources: dict[str, SourceText] = {}
+    texts: dict[str, str] = {}
+    extract = (root / C.EXTRACT_DIRNAME).resolve()
+    for u in units:
+        if u.doc_id is None or u.text is None:
+            continue
+        texts[u.doc_id] = u.text
+        try:
+            path = (extract / u.text).resolve()
+            if path.is_relative_to(extract) and path.is_file():
+                sources[u.doc_id] = SourceText(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return report_unfound([u for u in unfound if u.document in sources], sources, texts)
+
+
+# --- The store: rules and shapes -----------------------------------------------------------------
+
+
+class ChunkReader(io.RawIOBase):
+    """The N-Quads of many chunks as one stream, for the store's bulk loader."""
+
+    def __init__(self, project: Project, items: list[Chunk | Unit]):
+        self.project = project
+        self.items = iter(items)
+        self.buffer = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        while not self.buffer:
+            item = next(self.items, None)
+            if item is None:
+                return 0
+            self.buffer = self.project.chunk(item).nq
+        n = min(len(b), len(self.buffer))
+        b[:n] = self.buffer[:n]
+        self.buffer = self.buffer[n:]
+        return n
+
+
+def chunk_stream(project: Project, items: list[Chunk | Unit]) -> IO[bytes]:
+    """The N-Quads of the graphs, one after the other, as a file to read."""
+    return io.BufferedReader(ChunkReader(project, items), buffer_size=1 << 20)
+
+
+@dataclass
+class Previous:
+    """The snapshot a build starts from: its store and the digest of each of its graphs."""
+
+    snapshot: Path
+    graphs: dict[str, str]
+    validated: str
+
+
+def previous_snapshot(out: Path | None) -> Previous | None:
+    """The current snapshot of a build folder, if it records its graphs (and so can be reused)."""
+    import json
+
+    if out is None:
+        return None
+    try:
+        snap = (out / C.CURRENT_LINK).resolve(strict=True)
+        manifest = json.loads((snap / C.OUT_MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    graphs = manifest.get("graphs")
+    if not isinstance(graphs, dict) or not (snap / C.OUT_STORE).is_dir():
+        return None
+    return Previous(snap, graphs, str(manifest.get("validated", "")))
+
+
+def working_store(project: Project, say: Say) -> Store:
+    """An in-memory store of every graph but the inferred one, for the rules and the shapes.
+
+    In memory, because the rules and shapes query the whole graph: pyoxigraph answers them ten
+    times faster there than from RocksDB, which is worth loading the graph for.
+    """
+    say("loading the graph for the rules and shapes")
+    store = Store()
+    store.bulk_load(chunk_stream(project, project.graphs()), format=RdfFormat.N_QUADS)
+    return store
+
+
+def changed_graphs(project: Project, previous: Previous | None) -> set[str] | None:
+    """The named graphs (inferred aside) that differ from the previous snapshot; None if none."""
+    if previous is None:
+        return None
+    now = {x.graph: x.digest for x in project.graphs() if x.graph is not None}
+    old = {g: d for g, d in previous.graphs.items() if g != C.INFERRED_GRAPH}
+    return {g for g in now.keys() | old.keys() if now.get(g) != old.get(g)}
+
+
+def update_store(
+    folder: Path, project: Project, inferred: Chunk, previous: Previous, cache: Cache
+) -> bool:
+    """Make folder the previous snapshot's store with the changed graphs replaced; False if it
+    cannot (the previous store is gone, or its inferred graph is not in the cache)."""
+    old_inferred = cache.get("graphs", previous.graphs.get(C.INFERRED_GRAPH, ""))
+    if not isinstance(old_inferred, Chunk):
+        return False
+    try:
+        Store.read_only(str(previous.snapshot / C.OUT_STORE)).backup(str(folder))
+    except OSError:
+        return False
+    store = Store(str(folder))
+    changed = changed_graphs(project, previous) or set()
+    for g in sorted(changed):
+        store.clear_graph(NamedNode(g))
+    fresh = [x for x in project.graphs() if x.graph in changed]
+    if fresh:
+        store.load(chunk_stream(project, fresh), format=RdfFormat.N_QUADS)
+    # the inferred graph by difference: a one-file edit changes a few of its quads, and deleting
+    # all of them would leave RocksDB a graph's worth of tombstones to skip in every later query
+    old_lines = set(old_inferred.nq.splitlines(keepends=True))
+    new_lines = set(inferred.nq.splitlines(keepends=True))
+    from pyoxigraph import parse
+
+    for quad in parse(b"".join(sorted(old_lines - new_lines)), format=RdfFormat.N_QUADS):
+        store.remove(quad)
+    added = b"".join(sorted(new_lines - old_lines))
+    if added:
+        store.load(added, format=RdfFormat.N_QUADS)
+    store.flush()
+    del store
+    return True
+
+
+def validation_context(project: Project, inferred: Chunk) -> str:
+    """What every graph's validity depends on: if it changed, every graph is validated again."""
+    rdf_type = f"<{C.PREFIXES['rdf']}type>".encode()
+    types = b"".join(line for line in inferred.nq.splitlines(keepends=True) if rdf_type in line)
+    ontology = sorted(
+        (p.relative_to(project.root).as_posix(), p.read_bytes())
+        for p in (project.root / C.ONTOLOGY_DIRNAME).rglob("*")
+        if p.is_file()
+    )
+    parts = [f"{n}\0".encode() + b for n, b in ontology]
+    registry = next((c.digest for c in project.chunks if c.graph == C.REGISTRY_GRAPH), "")
+    validate_code = (Path(__file__).parent / "validate.py").read_bytes()
+    return sha(code_salt(), validate_code, registry, hashlib.sha256(types).hexdigest(), *parts)
+
+
+class LazyLocations(Mapping[str, tuple[str, int]]):
+    """Where each entity, document and claim is written; read from the cache only if asked."""
+
+    def __init__(self, project: Project):
+        self.project = project
+        self._where: dict[str, tuple[str, int]] | None = None
+
+    def _load(self) -> dict[str, tuple[str, int]]:
+        if self._where is None:
+            where: dict[str, tuple[str, int]] = {}
+            corpus = self.project.corpus
+            if corpus.registry is not None and corpus.registry_located is not None:
+                loc = corpus.registry_located
+                for i, ent in enumerate(corpus.registry.entities):
+                    where.setdefault(C.ID + ent.id, (loc.file, loc.where(("entities", i))[0]))
+            for u in self.project.units:
+                if u.doc_id is None:
+                    continue
+                payload = self.project.payload(u)
+                if payload.doc_line is not None:
+                    where[C.ID + u.doc_id] = payload.doc_line
+                for (doc_id, claim_id), spot in payload.claim_lines.items():
+                    where[f"{C.CLAIM}{doc_id}/{claim_id}"] = spot
+            self._where = where
+        return self._where
+
+    def __getitem__(self, key: str) -> tuple[str, int]:
+        return self._load()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._load())
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+
+def infer_and_validate(
+    project: Project,
+    store: Store,
+    changed: set[str] | None,
+    previous: Previous | None,
+    shapes: bool,
+    say: Say,
+    every_format: bool = True,
+) -> tuple[Chunk, str]:
+    """Run the rules (adding the inferred graph to the store) and the shapes; DataError if wrong.
+
+    Returns the inferred graph and the validation context digest.
+    """
+    from graph.rules import apply_rules, load_rules
+    from graph.validate import validate
+
+    ontology_dir = project.root / C.ONTOLOGY_DIRNAME
+    rules = load_rules(ontology_dir)
+    say(f"applying {len(rules)} rule(s)")
+    inferred, rule_problems = apply_rules(store, rules)
+    if rule_problems:
+        raise DataError(rule_problems)
+    chunk = make_chunk(C.INFERRED_GRAPH, inferred, every_format)
+    context = validation_context(project, chunk)
+    if shapes:
+        scope = None
+        if changed is not None and previous is not None and previous.validated == context:
+            # only the changed graphs can hold new violations (see the module docstring)
+            scope = sorted(changed | {C.INFERRED_GRAPH})
+        say(
+            "validating against the SHACL shapes"
+            + (f" ({len(scope)} changed graphs)" if scope else "")
+        )
+        violations = validate(
+            store, ontology_dir / C.SHAPES_FILE, LazyLocations(project), graphs=scope
+        )
+        if violations:
+            raise DataError(violations)
+    return chunk, context
+
+
+def counts(project: Project, inferred: Chunk) -> dict[str, int]:
+    """What was built, as Compiled.stats reports it."""
+    from graph.compile import RDF_TYPE
+
+    standings: Counter[str] = Counter()
+    claims = 0
+    for u in project.units:
+        claims += u.claims
+        standings.update(u.standings)
+    claim_type = f"{RDF_TYPE} <{C.ONTOLOGY}Claim>".encode()
+    claims += inferred.nq.count(claim_type)
+    standings["inferred"] += inferred.nq.count(
+        f"<{C.ONTOLOGY}standing> <{C.ONTOLOGY}Inferred>".encode()
+    )
+    quads = (
+        sum(u.quads for u in project.units) + sum(c.quads for c in project.chunks) + inferred.quads
+    )
+    return {
+        "quads": quads,
+        "entities": len(project.entities),
+        "documents": len(project.units),
+        "claims": claims,
+        **{f"claims_{k}": v for k, v in sorted(standings.items()) if v},
+    }

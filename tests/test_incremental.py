@@ -1,0 +1,222 @@
+"""Incremental builds: after editing one extraction file, a rebuild reads only that file again, and
+what it writes is byte for byte what a full build of the same input writes (every output file, the
+manifest, and the store's quads).
+
+The corpus is a small one from benchmarks/generate.py (eight documents), built for real into tmp
+folders.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pyoxigraph import RdfFormat, Store
+
+import graph.cache
+from graph.build import build
+from graph.errors import DataError
+from tests.conftest import ROOT
+
+OUTPUTS = ("dkg.nq", "dkg.trig", "dkg.ttl", "dkg.jsonld", "manifest.json")
+
+
+def _generator():  # type: ignore[no-untyped-def]
+    name = "benchmarks_generate"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "generate.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+GENERATE = _generator()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return GENERATE.generate(tmp_path_factory.mktemp("corpus") / "project", 400)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+def project(corpus: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the generated corpus."""
+    return Path(shutil.copytree(corpus, tmp_path / "project"))
+
+
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The extraction files each build parses (in this process: no worker processes)."""
+    monkeypatch.setattr(graph.cache, "PARALLEL_FROM", 10**9)
+    seen: list[str] = []
+    real = graph.cache._load_model
+
+    def spy(path, root, model):  # type: ignore[no-untyped-def]
+        seen.append(path.relative_to(root).as_posix())
+        return real(path, root, model)
+
+    monkeypatch.setattr(graph.cache, "_load_model", spy)
+    yield seen
+
+
+def store_quads(out: Path) -> list[bytes]:
+    store = Store.read_only(str(out / "current" / "store"))
+    return sorted((store.dump(format=RdfFormat.N_QUADS) or b"").splitlines())
+
+
+def assert_same_build(incremental: Path, full: Path) -> None:
+    for name in OUTPUTS:
+        a = (incremental / "current" / name).read_bytes()
+        b = (full / "current" / name).read_bytes()
+        assert a == b, f"{name} differs from a full build"
+    assert store_quads(incremental) == store_quads(full)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def documents(project: Path) -> list[Path]:
+    return sorted((project / "extract" / "documents").glob("*.yaml"))
+
+
+def test_a_rebuild_after_one_edit_reads_that_file_and_equals_a_full_build(
+    project: Path, tmp_path: Path, parsed: list[str]
+) -> None:
+    out = tmp_path / "out"
+    build(project, out)
+    assert len(parsed) == len(documents(project)) + 1  # every file, and the registry
+    parsed.clear()
+    edited = GENERATE.edit_one(project)
+    build(project, out)
+    assert parsed == [edited.relative_to(project).as_posix()]
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_a_rebuild_with_nothing_changed_reads_nothing(
+    project: Path, tmp_path: Path, parsed: list[str]
+) -> None:
+    out = tmp_path / "out"
+    _, first = build(project, out)
+    parsed.clear()
+    _, second = build(project, out)
+    assert parsed == []
+    assert first == second
+
+
+def test_editing_the_registry_checks_every_file_again_without_parsing_it(
+    project: Path, tmp_path: Path, parsed: list[str]
+) -> None:
+    out = tmp_path / "out"
+    build(project, out)
+    parsed.clear()
+    edit(project / "extract" / "entities.yaml", 'en: "bottleneck A"', 'en: "bottleneck A (IDEA)"')
+    build(project, out)
+    assert parsed == ["extract/entities.yaml"]  # the documents come from the parse cache
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_removing_and_adding_documents_equals_a_full_build(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(project, out)
+    gone = documents(project)[0]
+    gone.unlink()
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+    assert gone.stem.encode() not in (out / "current" / "dkg.nq").read_bytes()
+    GENERATE.generate(tmp_path / "other", 400, seed=2)
+    # another corpus's documents, with its registry (they refer to its entities)
+    shutil.copy(
+        tmp_path / "other" / "extract" / "entities.yaml", project / "extract" / "entities.yaml"
+    )
+    for doc in documents(tmp_path / "other"):
+        shutil.copy(doc, project / "extract" / "documents" / doc.name)
+        source = tmp_path / "other" / "extract" / "sources" / f"{doc.stem}.txt"
+        shutil.copy(source, project / "extract" / "sources" / source.name)
+    build(project, out)
+    build(project, tmp_path / "full2")
+    assert_same_build(out, tmp_path / "full2")
+
+
+def test_a_new_violation_in_the_edited_file_is_found(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _, before = build(project, out)
+    path = documents(project)[2]
+    text = path.read_text(encoding="utf-8")
+    # 'leads' is for actors (rdfs:domain dkg:Actor); the record checks pass, the shapes do not
+    start = text.index("    relation: inActionLine")
+    edit(path, text[start : text.index("\n", start)], "    relation: leads")
+    with pytest.raises(DataError) as caught:
+        build(project, out)
+    assert any("should be a Actor" in p.message for p in caught.value.problems), (
+        caught.value.problems
+    )
+    assert all(p.file == path.relative_to(project).as_posix() for p in caught.value.problems)
+    assert (out / "current").resolve() == before  # the failed build left the previous one
+    # a later edit elsewhere does not hide it: the graph still differs from the last good build
+    GENERATE.edit_one(project)
+    with pytest.raises(DataError):
+        build(project, out)
+
+
+def test_a_check_error_is_reported_again_until_fixed(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(project, out)
+    path = documents(project)[1]
+    text = path.read_text(encoding="utf-8")
+    subject = text[text.index("subject: ") : text.index("\n", text.index("subject: "))]
+    edit(path, subject, "subject: no-such-entity")
+    for _ in range(2):  # the second time from the cache
+        with pytest.raises(DataError) as caught:
+            build(project, out)
+        assert "unknown entity 'no-such-entity'" in str(caught.value.problems)
+    edit(path, "subject: no-such-entity", subject)
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_worker_processes_build_the_same_bytes(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph.cache, "PARALLEL_FROM", 1)
+    build(project, tmp_path / "parallel")
+    monkeypatch.setattr(graph.cache, "PARALLEL_FROM", 10**9)
+    build(project, tmp_path / "serial")
+    assert_same_build(tmp_path / "parallel", tmp_path / "serial")
+
+
+def test_a_damaged_cache_is_only_a_miss(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    build(project, out)
+    for entry in sorted((out / "cache").rglob("*.pkl"))[::3]:
+        entry.write_bytes(entry.read_bytes()[:10])
+    GENERATE.edit_one(project)
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_the_real_project_builds_the_same_incrementally(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    for folder in ("extract", "ontology"):
+        shutil.copytree(ROOT / folder, project / folder)
+    out = tmp_path / "out"
+    build(project, out)
+    doc = documents(project)[0]
+    text = doc.read_text(encoding="utf-8")
+    quote = text[text.index("    quote: ") : text.index("\n", text.index("    quote: "))]
+    edit(doc, quote, quote + "\n    note: checked against the PDF")  # an rdfs:comment
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
