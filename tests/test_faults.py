@@ -37,16 +37,17 @@ from tests.conftest import ROOT
 RANDOM_KILLS = int(os.environ.get("DKG_FAULT_KILLS", "8"))
 OUTPUTS = ("dkg.trig", "dkg.ttl", "dkg.nq", "dkg.jsonld", "manifest.json")
 
-# The runner for the step-by-step kills: compile once, then fork one child per output folder; child
-# k kills itself with SIGKILL just before its k-th file-system operation in write_build. With
+# The runner for the step-by-step kills: fork one child per output folder, each running the build
+# (graph.build.build: reading the cache, compiling, writing the snapshot, switching, pruning); child
+# k kills itself with SIGKILL just before its k-th file-system or store operation. With
 # DKG_KILL_MODE=count the one child runs to the end and reports how many steps there were.
 HOOK = r"""
 import os, shutil, signal, sys, tempfile
 from pathlib import Path
 import graph.build as build
+import graph.cache as cache
 
 root, outs = Path(sys.argv[1]), sys.argv[2:]
-compiled = build.compile_project(root)
 kill_at, count = -1, 0
 
 def step():
@@ -62,32 +63,37 @@ def counted(real):
         return real(*args, **kwargs)
     return call
 
-for owner, names in ((os, "fsync rename replace symlink unlink rmdir mkdir"),
-                     (shutil, "rmtree"), (tempfile, "mkdtemp")):
+for owner, names in ((os, "fsync rename replace symlink link unlink rmdir mkdir"),
+                     (shutil, "rmtree copyfile copy2 copytree"), (tempfile, "mkdtemp")):
     for name in names.split():
         setattr(owner, name, counted(getattr(owner, name)))
 
-class Store:  # the on-disk store: creating, loading and flushing it are steps too
+class Store:  # the stores: opening one and every call on it are steps too
     def __init__(self, *args):
         step()
         self.real = RealStore(*args)
-    def bulk_extend(self, quads):
+    @staticmethod
+    def read_only(*args):
         step()
-        self.real.bulk_extend(quads)
-    def flush(self):
-        step()
-        self.real.flush()
-        step()
+        store = Store.__new__(Store)
+        store.real = RealStore.read_only(*args)
+        return store
     def __getattr__(self, name):
-        return getattr(self.real, name)
+        value = getattr(self.real, name)
+        return counted(value) if callable(value) else value
+    def __len__(self):
+        return len(self.real)
+    def __iter__(self):
+        return iter(self.real)
 
-RealStore, build.Store = build.Store, Store
+RealStore = build.Store
+build.Store = cache.Store = Store
 counting = os.environ.get("DKG_KILL_MODE") == "count"
 for k, out in enumerate(outs, start=1):
     pid = os.fork()
     if pid == 0:
         kill_at = 0 if counting else k
-        build.write_build(compiled, Path(out), root)
+        build.build(root, Path(out))
         print(f"steps={count}", flush=True)
         os._exit(0)
     _, status = os.waitpid(pid, 0)
@@ -198,7 +204,7 @@ def before(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
 def test_build_killed_at_every_write_step_leaves_previous_output_whole(
     before: tuple[Path, Path, str], tmp_path: Path, tally: Counter[str]
 ) -> None:
-    from graph.build import compile_project, write_build
+    from graph.build import build
 
     root, out_a, first = before
     counted = tmp_path / "count"
@@ -216,14 +222,13 @@ def test_build_killed_at_every_write_step_leaves_previous_output_whole(
     assert set(left) <= {first, second}
     # the kill points straddle the switch: early kills leave A current, late ones B
     assert left[0] == first and left[-1] == second, left
-    compiled = compile_project(root)
     middle = outs[steps // 2]
     for out in outs:  # the next build, over each killed one
         if out == middle:  # once through the real command
             done = dkg(root, out)
             assert done.returncode == 0, done.stderr
         else:
-            write_build(compiled, out, root)
+            build(root, out)
         assert assert_whole(out) == second
         assert_tidy(out)
     tally["builds killed (SIGKILL) at each write step, previous output whole"] += steps
@@ -335,7 +340,7 @@ def test_two_builds_at_once_serialise_and_neither_corrupts(
 # --- determinism -----------------------------------------------------------------------------------
 
 
-def shuffled_copy(dest: Path, seed: int) -> Path:
+def shuffled_copy(source: Path, dest: Path, seed: int) -> Path:
     """The real project with every entity, claim and key in another order, files written in another
     order: the same data, so the same graph."""
     rng = random.Random(seed)
@@ -350,11 +355,11 @@ def shuffled_copy(dest: Path, seed: int) -> Path:
         return value  # lists of values (aliases, questions) keep their order: it is data
 
     files = sorted(
-        p for folder in ("extract", "ontology") for p in (ROOT / folder).rglob("*") if p.is_file()
+        p for folder in ("extract", "ontology") for p in (source / folder).rglob("*") if p.is_file()
     )
     rng.shuffle(files)
     for path in files:
-        target = dest / path.relative_to(ROOT)
+        target = dest / path.relative_to(source)
         target.parent.mkdir(parents=True, exist_ok=True)
         if path.suffix == ".yaml" and "schema" not in path.parts:
             data = shuffle(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -414,8 +419,9 @@ def test_output_is_byte_identical_under_another_hash_seed_and_locale(
 def test_output_is_byte_identical_on_shuffled_files_entities_claims_and_keys(
     reference: tuple[Path, dict[str, bytes]], tmp_path: Path, tally: Counter[str]
 ) -> None:
-    _, expected = reference
-    root = shuffled_copy(tmp_path / "project", seed=6)
+    # from the reference's copy: the real data may be edited while the tests run
+    source, expected = reference
+    root = shuffled_copy(source, tmp_path / "project", seed=6)
     done = dkg(root, tmp_path / "out", env={"PYTHONHASHSEED": "7"})
     assert done.returncode == 0, done.stderr
     got = outputs(tmp_path / "out")
