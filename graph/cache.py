@@ -48,6 +48,7 @@ from graph.check import (
 from graph.errors import DataError, Problem, RunError
 from graph.load import Corpus, Document, _load_model
 from graph.models import Extraction, Registry
+from graph.yamlio import Located
 
 CACHE_DIRNAME = "cache"
 FORMAT = 1
@@ -165,6 +166,16 @@ class Payload:
     doc_line: tuple[str, int] | None
 
 
+# What an entry of each kind must look like to be used (a bad copy or another version may hold a
+# readable pickle of something else); anything else is a miss.
+_SHAPES: dict[str, Callable[[Any], bool]] = {
+    "parsed": lambda v: isinstance(v, tuple) and len(v) == 3 and isinstance(v[2], list),
+    "units": lambda v: isinstance(v, Payload),
+    "graphs": lambda v: isinstance(v, Chunk),
+    "index": lambda v: isinstance(v, dict) and all(isinstance(u, Unit) for u in v.values()),
+}
+
+
 class Cache:
     """The cache folder of a build folder (OUT/cache), or none at all (everything is computed)."""
 
@@ -182,9 +193,13 @@ class Cache:
             return None
         try:
             with path.open("rb") as fh:
-                return pickle.load(fh)
+                value = pickle.load(fh)
         except Exception:  # a half-written or foreign file is only a miss
             return None
+        shape = _SHAPES.get(kind)
+        return (
+            value if shape is None or shape(value) else None
+        )  # a readable entry of another shape too
 
     def put(self, kind: str, key: str, value: Any) -> None:
         """Store an entry atomically (a temporary file beside it, then a rename)."""
@@ -210,6 +225,9 @@ class Cache:
             for path in (self.folder / kind).glob("*/*.pkl"):
                 if path.stem not in keys:
                     path.unlink(missing_ok=True)
+        # under the build lock, a temporary entry belongs to a build that was killed mid-put
+        for path in self.folder.glob("*/*/.*.pkl.*"):
+            path.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -261,11 +279,21 @@ def _parse(
 ) -> tuple[Any, Any, list[Problem]]:
     key = sha(rel, yaml)
     hit = cache.get("parsed", key)
-    if hit is not None:
+    if _parsed_ok(hit, Extraction):
         return hit
     parsed = _load_model(path, root, Extraction)
     cache.put("parsed", key, parsed)
     return parsed
+
+
+def _parsed_ok(hit: Any, model: type[Any]) -> bool:
+    """Whether a parse cache entry is what _load_model returns (not a damaged or foreign one)."""
+    if not (isinstance(hit, tuple) and len(hit) == 3 and isinstance(hit[2], list)):
+        return False
+    record, located, _problems = hit
+    return (record is None or isinstance(record, model)) and (
+        located is None or isinstance(located, Located)
+    )
 
 
 def process_file(rel: str, yaml: str) -> Unit:
@@ -410,7 +438,7 @@ def _registry(
     key = sha(rel, yaml, "registry")
     keys["parsed"] = key
     parsed = cache.get("parsed", key)
-    if parsed is None:
+    if not _parsed_ok(parsed, Registry):
         parsed = _load_model(path, root, Registry)
         cache.put("parsed", key, parsed)
     corpus.registry, corpus.registry_located, problems = parsed
@@ -444,7 +472,12 @@ def read_project(
     say("reading the entity registry")
     registry_keys: dict[str, str] = {}
     corpus, result, reg_chunk = _registry(root, reg_path, cache, salt, registry_keys)
-    index: dict[str, Unit] = cache.get("index", "units") or {}
+    stored = cache.get("index", "units")
+    index: dict[str, Unit] = {
+        rel: u
+        for rel, u in (stored.items() if isinstance(stored, dict) else [])
+        if isinstance(u, Unit)
+    }
     rels = [display_path(p, root) for p in doc_paths]
     yamls = {rel: _digest_file(root / rel) for rel in rels}
     # The ids documents may cite include every document's id: take last build's for unchanged
