@@ -527,11 +527,9 @@ def _command_line_endpoint() -> str | None:
 def choose_endpoint(root: Path, given: str | None = None) -> Endpoint | None:
     """The server to read: --endpoint, then $DKG_ENDPOINT, then dkg.toml; None for the embedded store."""
     timeout = DEFAULT_TIMEOUT
+    origin = "--endpoint"
     if given is None:
         given = _command_line_endpoint()
-        origin = "--endpoint"
-    else:
-        origin = "endpoint"
     if given is None and os.environ.get(ENDPOINT_ENV):
         given, origin = os.environ[ENDPOINT_ENV], f"${ENDPOINT_ENV}"
     if given is None:
