@@ -18,6 +18,7 @@ import fcntl
 import hashlib
 import json
 import os
+import pickle
 import pty
 import random
 import select
@@ -179,8 +180,9 @@ def assert_snapshot_whole(snapshot: Path) -> str:
 
 
 def assert_tidy(out: Path) -> None:
-    """A successful build leaves no half-written folder or link, and at most two snapshots."""
+    """A successful build leaves no half-written folder, link or cache entry, at most two snapshots."""
     litter = sorted(p.name for p in out.iterdir() if p.name.startswith((".tmp-", ".current-")))
+    litter += sorted(p.name for p in (out / "cache").rglob(".*") if p.is_file())
     assert not litter, litter
     assert len(list((out / "snapshots").iterdir())) <= 2
 
@@ -281,6 +283,35 @@ def test_first_build_killed_at_each_step_and_the_next_succeeds(
     assert_whole(outs[-1])
     assert_tidy(outs[-1])
     tally["first builds killed (SIGKILL) before anything was current"] += len(outs)
+
+
+def test_a_corrupt_cache_is_only_a_miss(
+    before: tuple[Path, Path, str], tmp_path: Path, tally: Counter[str]
+) -> None:
+    # a disk error, a bad copy, another version: every cache entry garbled in another way
+    root, out_a, _ = before
+    out = tmp_path / "out"
+    shutil.copytree(out_a, out, symlinks=True)
+    entries = sorted((out / "cache").rglob("*.pkl"))
+    assert entries
+    garbage = [
+        b"",
+        b"\x80\x05",
+        b"not a pickle",
+        pickle.dumps({"a": 1}),
+        os.urandom(64),
+        pickle.dumps(None),
+    ]
+    for n, path in enumerate(entries):
+        data = path.read_bytes()
+        path.write_bytes(garbage[n % len(garbage)] if n % 7 else data[: len(data) // 2])
+    done = dkg(root, out)
+    assert done.returncode == 0, done.stderr
+    clean = tmp_path / "clean"
+    assert dkg(root, clean).returncode == 0
+    assert outputs(out) == outputs(clean)  # the same bytes as a build without any cache
+    assert_tidy(out)
+    tally["corrupt cache entries read as misses, output unchanged"] += len(entries)
 
 
 # --- builds at once --------------------------------------------------------------------------------
