@@ -228,6 +228,10 @@ def write_build(
         target = same or snapshots / "unwritten"
         if same is None:
             tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
+            # mkdtemp makes the folder private (0700); a build is as readable as any file we write
+            umask = os.umask(0)
+            os.umask(umask)
+            tmp.chmod(0o777 & ~umask)
             try:
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
                 files = _write_outputs(compiled, tmp)
