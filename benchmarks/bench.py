@@ -388,7 +388,7 @@ def main() -> None:
         "--naive-max", type=int, default=10000, help="Largest corpus to run the naive way on."
     )
     parser.add_argument(
-        "--naive-timeout", type=float, default=600.0, help="Seconds a naive step may take."
+        "--naive-timeout", type=float, default=300.0, help="Seconds a naive step may take."
     )
     parser.add_argument(
         "--work", type=Path, default=Path("/tmp/dkg-bench"), help="Folder for corpora and builds."

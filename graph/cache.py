@@ -7,10 +7,14 @@ checking it (problems, quote coverage, claim lines) and its named graph, seriali
 output format. The outputs are the concatenation of those pieces in graph order, so a full build
 and an incremental one assemble the same bytes from the same pieces.
 
-The graph as a whole is needed for the rules and the shapes: the embedded store of the previous
-snapshot is copied (hard links: RocksDB files are immutable) and only the graphs that changed are
-replaced; the rules run again; the shapes are checked on the changed graphs only, unless something
-every graph depends on (ontology, shapes, rules, registry, inferred types, this code) changed.
+The graph as a whole is needed for the rules and the shapes: it is loaded into an in-memory store
+(whole-graph queries run there about ten times faster than on RocksDB), the rules run again, and
+the shapes are checked on the changed graphs only, unless something every graph depends on
+(ontology, shapes, rules, registry, inferred types, this code) changed. Why that is enough: a
+focus node's shapes read its own graph, the registry's description of what it refers to, the
+ontology and the inferred types, and the focus nodes of a graph are the nodes it defines. The
+snapshot's RocksDB store is the previous one, copied with hard links (its files are immutable),
+with the changed graphs replaced.
 
 Everything lives in OUT/cache/; a missing or unreadable entry is simply computed again.
 """
