@@ -181,6 +181,7 @@ def naive_compile(project: Path, shapes: bool) -> Any:
 
 def naive(step: str, project: Path, build: Path, out: Path) -> None:
     """One step the naive way (run as its own process by the benchmark)."""
+    out.mkdir(parents=True, exist_ok=True)
     if step == "check":
         naive_compile(project, shapes=True)
     elif step == "build":
@@ -383,6 +384,9 @@ def main() -> None:
     parser.add_argument("--claims", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument(
         "--repeat", type=int, default=3, help="Runs per step (the median is shown)."
+    )
+    parser.add_argument(
+        "--repeat-large", type=int, default=1, help="Runs per step from 100,000 claims up."
     )
     parser.add_argument(
         "--naive-max", type=int, default=10000, help="Largest corpus to run the naive way on."
