@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,18 +28,8 @@ import yaml
 from click.testing import CliRunner, Result
 
 from graph.cli import main
+from tests.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import DATA, copy_project
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # Each payload, if it ever ran, would set window.__pwned to the field it came from and open a dialog.
 TEMPLATES = (
