@@ -19,8 +19,7 @@ from graph.reports.data import (
     INTERVENTION_TYPES,
     STANDING_RANK,
     Claim,
-    attach_sources,
-    claims,
+    claim_sources,
     iri,
     kind_of,
     labels,
@@ -109,37 +108,135 @@ class Coverage:
         return self.line_notation.get(line) or local(line)
 
 
-def _cite(
-    backend: Backend, found: list[Claim], mappings: dict[tuple[str, str], list[Claim]]
-) -> None:
-    """Give each 'addresses' claim its sources.
+def _scan(pattern: str, whole: bool) -> str:
+    """A pattern, in its own sub-select when whole: evaluated once and joined by hash, where a plain
+    join looks up every claim one by one (about 15 us a lookup on the embedded store)."""
+    return f"{{ SELECT * WHERE {{ {pattern} }} }} " if whole else f"{{ {pattern} }} "
 
-    A claim inferred via an action line rests on two kinds of premise (ontology/rules/
-    action-line-coverage.rq): the intervention is in the line, and the bottleneck is mapped to it.
-    Their sources are gathered once per (intervention, line) and (bottleneck, line) instead of
-    walking dkg:premise from every derived claim, which on a large graph repeats the same few
-    hundred premises for every cell. Other claims are looked up one by one.
+
+def _claim_rows(
+    backend: Backend,
+    relations: list[str],
+    quotes: bool,
+    actual: bool = True,
+    focus: list[str] | None = None,
+    subjects: list[str] | None = None,
+) -> list[Claim]:
+    """Affirmed claims of some relations (actual ones only, when actual), one per distinct
+    (subject, relation, object, standing, via, source, locator, quote), with their sources.
+
+    A claim's IRI is fetched only when it has no source of its own (decoding 100,000 IRIs costs a
+    second on the embedded store), so a source cited by two stated claims of one cell comes back
+    once. When the claims are many, every property is scanned once and joined by hash; when they
+    are few (or focus or subjects narrow them), they are looked up claim by claim.
     """
-    derived = [c for c in found if c.standing == "inferred" and c.via]
-    in_line: dict[tuple[str, str], list[Source]] = defaultdict(list)
-    if derived:
-        focus = sorted({c.subject for c in derived})
-        for c in claims(
-            backend,
-            "?claim rdf:predicate dkg:inActionLine ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual ; rdf:subject ?i . "
-            + values("i", map(iri, focus)),
-        ):
-            in_line[(c.subject, c.object.value)] += c.sources
-    for c in derived:
-        assert c.via is not None
-        mapped = [s for m in mappings.get((c.object.value, c.via), []) for s in m.sources]
-        c.sources = unique_sources(in_line.get((c.subject, c.via), []) + mapped)
-    attach_sources(backend, [c for c in found if not (c.standing == "inferred" and c.via)])
+    pick = "?claim rdf:predicate ?p . " + values("p", (iri(C.ONTOLOGY + r) for r in relations))
+    whole = focus is None and subjects is None and _many(backend, pick)
+    where = ""
+    if focus is not None:
+        where += (
+            values("focus", map(iri, sorted(set(focus))))
+            + " { ?claim rdf:subject ?focus } UNION { ?claim rdf:object ?focus } "
+        )
+    if subjects is not None:
+        where += values("s", map(iri, sorted(set(subjects)))) + " ?claim rdf:subject ?s . "
+    where += _scan(pick, whole) + _scan("?claim dkg:polarity dkg:Affirmed", whole)
+    if actual:
+        where += _scan("?claim dkg:modality dkg:Actual", whole)
+    if subjects is None:
+        where += _scan("?claim rdf:subject ?s", whole)
+    where += _scan("?claim rdf:object ?o", whole) + _scan("?claim dkg:standing ?standing", whole)
+    where += "OPTIONAL " + _scan(
+        "?claim dkg:via ?via OPTIONAL { ?claim dkg:viaPrimary ?vp }", whole
+    )
+    where += "OPTIONAL " + _scan("?claim dkg:source ?doc", whole)
+    where += "OPTIONAL " + _scan("?claim dkg:locator ?loc", whole)
+    if quotes:
+        where += "OPTIONAL " + _scan("?claim dkg:quote ?quote", whole)
+    # no DISTINCT: on the embedded store it costs more than the query (rows are merged below)
+    table = backend.select(
+        "SELECT ?s ?p ?o ?standing ?via ?vp ?doc ?loc ?node"
+        + (" ?quote" if quotes else "")
+        + " WHERE { "
+        + where
+        + 'BIND(IF(BOUND(?doc) && BOUND(?loc), "", ?claim) AS ?node) }'
+    )
+    found: dict[tuple[object, ...], Claim] = {}
+    for row in table.rows:
+        s, p, o, standing, node = row["s"], row["p"], row["o"], row["standing"], row["node"]
+        if s is None or p is None or o is None:
+            continue
+        via, vp = row["via"], row["vp"]
+        claim_iri = node.value if node is not None and node.kind == "iri" else ""
+        key = (claim_iri, s.value, p.value, o, standing, via, vp)
+        c = found.get(key)
+        if c is None:
+            c = found[key] = Claim(
+                iri=claim_iri,
+                subject=s.value,
+                predicate=p.value,
+                object=o,
+                standing=local(standing.value).lower() if standing else "stated",
+                polarity="affirmed",
+                modality="actual" if actual else "",
+                via=via.value if via else None,
+                via_primary=(vp.value == "true") if vp is not None else None,
+            )
+        doc, loc, quote = row["doc"], row["loc"], row.get("quote")
+        if doc is not None and loc is not None:
+            c.sources.append(Source(local(doc.value), loc.value, quote.value if quote else None))
+    return sorted(found.values(), key=lambda c: (c.subject, c.object.value, c.iri, c.standing))
 
 
-def compute(backend: Backend, lang: str, focus: list[str] | None = None) -> Coverage:
+def _many(backend: Backend, pick: str) -> bool:
+    """Whether a pattern picks so many claims that scanning each property whole is cheaper than
+    looking the claims up one by one (a scan reads every claim, a lookup costs ten times more)."""
+    row = backend.select(
+        "SELECT ?n ?all WHERE { { SELECT (COUNT(*) AS ?n) WHERE { "
+        + pick
+        + " } } { SELECT (COUNT(*) AS ?all) WHERE { ?claim rdf:predicate ?any } } }"
+    ).rows[0]
+    n, total = row["n"], row["all"]
+    return n is not None and total is not None and int(n.value) * 10 > int(total.value)
+
+
+def _premise_sources(backend: Backend, found: list[Claim], quotes: bool) -> None:
+    """Sources of claims that have none of their own and are not inferred via an action line:
+    those of the premises they rest on (dkg:premise, followed to any depth)."""
+    pending = [c for c in found if c.iri and not (c.standing == "inferred" and c.via is not None)]
+    if not pending:
+        return
+    walked = claim_sources(backend, (c.iri for c in pending))
+    for c in pending:
+        c.sources += [s if quotes else Source(s.document, s.locator) for s in walked.get(c.iri, [])]
+
+
+def _cite(
+    found: list[Claim],
+    mappings: dict[tuple[str, str], list[Claim]],
+    in_line: dict[tuple[str, str], list[Source]],
+) -> None:
+    """Give each claim inferred via an action line its sources.
+
+    Such a claim rests on two kinds of premise (ontology/rules/action-line-coverage.rq): the
+    intervention is in the line, and the bottleneck is mapped to it. Their sources are gathered
+    once per (intervention, line) and (bottleneck, line) instead of walking dkg:premise from every
+    derived claim, which on a large graph repeats the same few hundred premises for every cell.
+    """
+    for c in found:
+        if c.standing == "inferred" and c.via:
+            mapped = [s for m in mappings.get((c.object.value, c.via), []) for s in m.sources]
+            c.sources = unique_sources(in_line.get((c.subject, c.via), []) + mapped)
+        else:
+            c.sources = unique_sources(c.sources)
+
+
+def compute(
+    backend: Backend, lang: str, focus: list[str] | None = None, quotes: bool = True
+) -> Coverage:
     """Query the bottlenecks, their action lines and every affirmed, actual 'addresses' claim
-    (only those whose subject or object is in focus, when given)."""
+    (only those whose subject or object is in focus, when given). quotes=False leaves the quotes
+    out of the sources, for output that does not show them."""
     table = backend.select(
         "SELECT DISTINCT ?b ?scheme ?notation WHERE { ?b a dkg:Bottleneck ."
         " OPTIONAL { ?b skos:inScheme ?scheme } OPTIONAL { ?b skos:notation ?notation } }"
@@ -154,11 +251,10 @@ def compute(backend: Backend, lang: str, focus: list[str] | None = None) -> Cove
         if row["notation"] is not None:
             notation[b.value] = row["notation"].value
 
-    mappings = claims(
-        backend,
-        "?claim rdf:predicate ?rel ; dkg:polarity dkg:Affirmed ."
-        " VALUES ?rel { dkg:primaryActionLine dkg:secondaryActionLine }",
+    mappings = _claim_rows(
+        backend, ["primaryActionLine", "secondaryActionLine"], quotes, actual=False
     )
+    _premise_sources(backend, mappings, quotes)
     lines: dict[str, list[LineMapping]] = defaultdict(list)
     by_pair: dict[tuple[str, str], list[Claim]] = defaultdict(list)
     for m in mappings:
@@ -168,17 +264,18 @@ def compute(backend: Backend, lang: str, focus: list[str] | None = None) -> Cove
         sources = unique_sources([s for m in stated for s in m.sources])
         lines[bottleneck].append(LineMapping(line, primary, sources))
 
-    addresses = (
-        "?claim rdf:predicate dkg:addresses ; dkg:polarity dkg:Affirmed ; dkg:modality dkg:Actual ."
-    )
-    if focus is not None:
-        addresses += (
-            " "
-            + values("focus", map(iri, sorted(focus)))
-            + " { ?claim rdf:subject ?focus } UNION { ?claim rdf:object ?focus }"
+    found = _claim_rows(backend, ["addresses"], quotes, focus=focus)
+    _premise_sources(backend, found, quotes)
+    in_line: dict[tuple[str, str], list[Source]] = defaultdict(list)
+    derived = sorted({c.subject for c in found if c.standing == "inferred" and c.via})
+    if derived:
+        members = _claim_rows(
+            backend, ["inActionLine"], quotes, subjects=derived if focus is not None else None
         )
-    found = claims(backend, addresses, with_sources=False, full=False)
-    _cite(backend, found, by_pair)
+        _premise_sources(backend, members, quotes)
+        for c in members:
+            in_line[(c.subject, c.object.value)] += c.sources
+    _cite(found, by_pair, in_line)
     cell_claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
     for c in found:
         cell_claims[(c.object.value, c.subject)].append(c)
