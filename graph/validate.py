@@ -104,36 +104,68 @@ def _condition(g: _Graph, prop: Node) -> str:
     if (n := g.one(prop, "maxCount")) is not None:
         if int(str(n.value)) != 1:
             raise ShapeError("inside sh:or only maxCount 1 is supported")
-        parts.append(f"NOT EXISTS {{ ?this {p} ?_a , ?_b . FILTER(?_a != ?_b) }}")
+        parts.append(f"NOT EXISTS {{ ?this {p} ?_a , ?_b . FILTER(!sameTerm(?_a, ?_b)) }}")
     return "(" + " && ".join(parts or ["true"]) + ")"
 
 
-def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str]]:
+@dataclass
+class Check:
+    """One constraint: a query listing the focus nodes that break it, the message for each, and
+    the same test as a boolean on ?this (None if it has none), for the screening query."""
+
+    query: str
+    message: str
+    breaks: str | None = None
+
+
+@dataclass
+class ShapeChecks:
+    """The checks of one node shape, and one query that finds whether any of them fails.
+
+    On valid data (the usual case) the screening query is the only one that runs: it visits each
+    focus node once, where one query per constraint visited them once per constraint (10x the
+    time at 100,000 claims). Only if it finds a node are the checks run, for their messages.
+    """
+
+    screen: str | None
+    checks: list[Check]
+
+
+def _property_checks(g: _Graph, prop: Node, target: str) -> list[Check]:
     unknown = g.keys(prop) - _PROPERTY_KEYS
     if unknown:
         raise ShapeError(f"property shape uses unsupported {sorted(unknown)}")
     p = _path(g, prop)
     msg = str(getattr(g.one(prop, "message"), "value", "")) or f"violates a constraint on {p}"
-    out: list[tuple[str, str]] = []
+    out: list[Check] = []
 
     def values(filter_: str) -> None:
         out.append(
-            (
+            Check(
                 f"SELECT DISTINCT ?this ?value WHERE {{ {target} ?this {p} ?value . FILTER({filter_}) }}",
                 msg,
+                f"EXISTS {{ ?this {p} ?value . FILTER({filter_}) }}",
             )
         )
 
-    if (n := g.one(prop, "minCount")) is not None:
-        k = int(str(n.value))
-        out.append((
+    def nodes(pattern: str) -> None:
+        out.append(
+            Check(f"SELECT DISTINCT ?this WHERE {{ {target} FILTER({pattern}) }}", msg, pattern)
+        )
+
+    # Counts of one are by far the most common and need no grouping.
+    if (n := g.one(prop, "minCount")) is not None and (k := int(str(n.value))) == 1:
+        nodes(f"NOT EXISTS {{ ?this {p} ?v }}")
+    elif n is not None:
+        out.append(Check(
             f"SELECT ?this WHERE {{ {{ SELECT DISTINCT ?this WHERE {{ {target} }} }} "
             f"OPTIONAL {{ ?this {p} ?v }} }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) < {k})",
             msg,
         ))  # fmt: skip
-    if (n := g.one(prop, "maxCount")) is not None:
-        k = int(str(n.value))
-        out.append((
+    if (n := g.one(prop, "maxCount")) is not None and (k := int(str(n.value))) == 1:
+        nodes(f"EXISTS {{ ?this {p} ?a , ?b . FILTER(!sameTerm(?a, ?b)) }}")
+    elif n is not None:
+        out.append(Check(
             f"SELECT ?this WHERE {{ {target} ?this {p} ?v }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {k})",
             msg,
         ))  # fmt: skip
@@ -147,12 +179,7 @@ def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str
     if (lst := g.one(prop, "in")) is not None:
         values(f"?value NOT IN ({', '.join(_n3(x) for x in g.items(lst))})")
     if (v := g.one(prop, "hasValue")) is not None:
-        out.append(
-            (
-                f"SELECT DISTINCT ?this WHERE {{ {target} FILTER NOT EXISTS {{ ?this {p} {_n3(v)} }} }}",
-                msg,
-            )
-        )
+        nodes(f"NOT EXISTS {{ ?this {p} {_n3(v)} }}")
     if (dt := g.one(prop, "datatype")) is not None:
         values(f"!isLiteral(?value) || DATATYPE(?value) != {_n3(dt)}")
     if (lo := g.one(prop, "minInclusive")) is not None:
@@ -162,11 +189,10 @@ def _property_queries(g: _Graph, prop: Node, target: str) -> list[tuple[str, str
     if (cls := g.one(prop, "class")) is not None:
         values(f"NOT EXISTS {{ ?value a {_n3(cls)} }}")
     if (u := g.one(prop, "uniqueLang")) is not None and str(u.value) == "true":
-        out.append((
-            f"SELECT DISTINCT ?this WHERE {{ {target} ?this {p} ?a , ?b . "
-            f'FILTER(?a != ?b && LANG(?a) = LANG(?b) && LANG(?a) != "") }}',
-            msg,
-        ))  # fmt: skip
+        nodes(
+            f"EXISTS {{ ?this {p} ?a , ?b . "
+            f'FILTER(!sameTerm(?a, ?b) && LANG(?a) = LANG(?b) && LANG(?a) != "") }}'
+        )
     return out
 
 
@@ -186,8 +212,10 @@ def _sparql_query(g: _Graph, constraint: Node, target: str) -> tuple[str, str]:
     return body, msg
 
 
-def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[tuple[str, str]]:
-    """Compile the shapes file to (SPARQL SELECT returning ?this and others, message template).
+def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[ShapeChecks]:
+    """Compile the shapes file to SPARQL: per node shape, its checks and a screening query.
+
+    Each check is a SELECT returning ?this (and any other variables its message names).
 
     With graphs, only focus nodes whose targeting triple is in one of those named graphs are
     checked (an incremental build validates only the graphs that changed).
@@ -196,7 +224,7 @@ def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[tuple[st
     with path.open("rb") as fh:
         for t in parse(fh, format=RdfFormat.TURTLE, base_iri=C.BASE):
             g.by_subject[_key(t.subject)][t.predicate.value].append(t.object)
-    queries: list[tuple[str, str]] = []
+    shapes: list[ShapeChecks] = []
     node_shapes = [
         s for s, props in g.by_subject.items()
         if any(k in props for k in (SH + "targetClass", SH + "targetSubjectsOf"))
@@ -215,10 +243,11 @@ def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[tuple[st
             targets = [f"{{ VALUES ?_g {{ {within} }} GRAPH ?_g {t} }}" for t in targets]
         target = " UNION ".join(targets)
         del shape
+        checks: list[Check] = []
         for prop in g.get(node, "property"):
-            queries += _property_queries(g, prop, target)
+            checks += _property_checks(g, prop, target)
         for constraint in g.get(node, "sparql"):
-            queries.append(_sparql_query(g, constraint, target))
+            checks.append(Check(*_sparql_query(g, constraint, target)))
         for alternatives in g.get(node, "or"):
             conds = []
             for alt in g.items(alternatives):
@@ -227,10 +256,18 @@ def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[tuple[st
             msg = (
                 str(getattr(g.one(node, "message"), "value", "")) or "fits none of the alternatives"
             )
-            queries.append(
-                (f"SELECT DISTINCT ?this WHERE {{ {target} FILTER(!({' || '.join(conds)})) }}", msg)
+            fits = f"!({' || '.join(conds)})"
+            checks.append(
+                Check(f"SELECT DISTINCT ?this WHERE {{ {target} FILTER({fits}) }}", msg, fits)
             )
-    return queries
+        tests = [c.breaks for c in checks if c.breaks is not None]
+        screen = (
+            f"SELECT ?this WHERE {{ {target} FILTER({' || '.join(tests)}) }} LIMIT 1"
+            if len(tests) > 1
+            else None
+        )
+        shapes.append(ShapeChecks(screen, checks))
+    return shapes
 
 
 def _fill(template: str, row: dict[str, str]) -> str:
@@ -247,18 +284,31 @@ def _short(value: str) -> str:
     return value
 
 
-def run_shapes(store: Store, queries: list[tuple[str, str]]) -> list[Violation]:
+def run_shapes(store: Store, shapes: list[ShapeChecks]) -> list[Violation]:
     """Run compiled shapes over the store's union graph."""
     header = C.sparql_prefixes()
     found = []
-    for query, template in queries:
+
+    def select(query: str) -> QuerySolutions:
         solutions = store.query(header + query, use_default_graph_as_union=True)
         assert isinstance(solutions, QuerySolutions)
-        for sol in solutions:
-            row = {v.value: _short(sol[v].value) for v in solutions.variables if sol[v] is not None}
-            row["this"] = row.get("this", "")
-            focus = sol["this"]
-            found.append(Violation(focus.value if focus is not None else "", _fill(template, row)))
+        return solutions
+
+    for shape in shapes:
+        clean = shape.screen is not None and next(iter(select(shape.screen)), None) is None
+        for check in shape.checks:
+            if clean and check.breaks is not None:
+                continue  # the screening query found no node that breaks it
+            solutions = select(check.query)
+            for sol in solutions:
+                row = {
+                    v.value: _short(sol[v].value) for v in solutions.variables if sol[v] is not None
+                }
+                row["this"] = row.get("this", "")
+                focus = sol["this"]
+                found.append(
+                    Violation(focus.value if focus is not None else "", _fill(check.message, row))
+                )
     return found
 
 
