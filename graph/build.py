@@ -16,13 +16,14 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from pyoxigraph import Quad, RdfFormat, Store, parse
+from pyoxigraph import NamedNode, Quad, RdfFormat, Store, parse
 
 from graph import constants as C
 from graph.cache import (
@@ -33,13 +34,12 @@ from graph.cache import (
     Project,
     Unit,
     changed_graphs,
-    chunk_stream,
     counts,
     headers,
     infer_and_validate,
     previous_snapshot,
     read_project,
-    update_store,
+    replace_inferred,
     working_store,
 )
 from graph.check import CheckResult
@@ -88,12 +88,15 @@ def _compile(
     previous: Previous | None,
     progress: Progress | None,
     shapes: bool = True,
+    on_read: Callable[[Project], None] | None = None,
 ) -> Compiled:
     from graph.progress import bar
 
     say = progress or (lambda _msg: None)
     say("reading extract/")
     project = read_project(root, cache, say, bar if progress is not None else None)
+    if on_read is not None:
+        on_read(project)
     store = working_store(project, say)
     changed = changed_graphs(project, previous)
     inferred, validated = infer_and_validate(project, store, changed, previous, shapes, say)
@@ -174,6 +177,79 @@ def _write_outputs(compiled: Compiled, folder: Path) -> dict[str, str]:
     return {n: h.hexdigest() for n, h in sums.items()}
 
 
+class StoreWriter:
+    """Fills a snapshot's embedded store in a child process while the build goes on.
+
+    Loading RocksDB is a third of a large build and needs nothing the rules or shapes compute but
+    the inferred graph, so a child process (graph.storefill) loads every other graph (or, from the
+    previous snapshot, replaces the changed ones) while the parent infers, validates and writes
+    the files; the inferred graph is added last. A process rather than a thread, so that a build
+    that fails meanwhile can stop it at once; a fresh interpreter rather than a fork, because
+    RocksDB's background threads do not survive a fork.
+    """
+
+    def __init__(self, folder: Path, project: Project, previous: Previous | None):
+        import pickle
+        import subprocess
+
+        self.folder = folder
+        self.project = project
+        # From the previous snapshot if its inferred graph is at hand to compare with; else anew.
+        key = previous.graphs.get(C.INFERRED_GRAPH, "") if previous is not None else ""
+        self.previous = previous if previous and project.cache.has("graphs", key) else None
+        if project.cache.folder is None or not project.cache.writable:
+            raise RunError("a build needs a writable build cache")
+        task = folder.parent / ".store-task.pkl"
+        task.write_bytes(
+            pickle.dumps(
+                (
+                    folder,
+                    project.cache.folder,
+                    project.graphs(),
+                    self.previous.snapshot / C.OUT_STORE if self.previous else None,
+                    changed_graphs(project, self.previous) or set(),
+                ),
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "graph.storefill", str(task)], stdin=subprocess.DEVNULL
+        )
+
+    def finish(self, inferred: Chunk) -> None:
+        """Wait for the child, then add the inferred graph; RunError if the child failed."""
+        code = self.process.wait()
+        (self.folder.parent / ".store-task.pkl").unlink(missing_ok=True)
+        if code != 0:
+            raise RunError(
+                f"could not write the embedded store in {self.folder} (exit code {code}); "
+                "is the disk full?"
+            )
+        store = Store(str(self.folder))
+        previous = self.previous
+        old = (
+            self.project.cache.get("graphs", previous.graphs[C.INFERRED_GRAPH])
+            if previous is not None
+            else None
+        )
+        if isinstance(old, Chunk):
+            replace_inferred(store, old, inferred)
+        elif previous is not None:  # the cache entry went missing meanwhile: replace it whole
+            store.clear_graph(NamedNode(C.INFERRED_GRAPH))
+            store.load(inferred.nq, format=RdfFormat.N_QUADS)
+        elif inferred.nq:
+            store.bulk_load(inferred.nq, format=RdfFormat.N_QUADS)
+        store.flush()
+        del store
+        gc.collect()
+
+    def abort(self) -> None:
+        """Stop the child (the build failed); the caller removes the folder."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+
 _HELD: set[Path] = set()  # build folders this process holds the lock of
 
 
@@ -213,10 +289,26 @@ def _same_as_current(out: Path, graphs: dict[str, str]) -> Path | None:
     )
 
 
+def _make_tmp(out: Path) -> Path:
+    """A new temporary snapshot folder in out, as readable as any file the build writes."""
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
+    umask = os.umask(0)  # mkdtemp makes the folder private (0700)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)
+    return tmp
+
+
 def write_build(
-    compiled: Compiled, out: Path, root: Path, progress: Progress | None = None
+    compiled: Compiled,
+    out: Path,
+    root: Path,
+    progress: Progress | None = None,
+    writer: StoreWriter | None = None,
 ) -> Path:
-    """Write a snapshot of the build and make it current; return the snapshot folder."""
+    """Write a snapshot of the build and make it current; return the snapshot folder.
+
+    writer, if given, is already filling the store of a temporary snapshot folder.
+    """
     say = progress or (lambda _msg: None)
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
@@ -226,31 +318,17 @@ def write_build(
         snapshots.mkdir(exist_ok=True)
         same = _same_as_current(out, graphs)
         target = same or snapshots / "unwritten"
-        if same is None:
-            tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
-            # mkdtemp makes the folder private (0700); a build is as readable as any file we write
-            umask = os.umask(0)
-            os.umask(umask)
-            tmp.chmod(0o777 & ~umask)
-            try:
+        tmp = writer.folder.parent if writer is not None else _make_tmp(out)
+        try:
+            if same is None:
+                if writer is None:
+                    writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
                 files = _write_outputs(compiled, tmp)
                 digest = files[C.OUT_NQUADS]
                 target = snapshots / digest[:16]
                 say("writing the embedded store")
-                folder = tmp / C.OUT_STORE
-                previous = compiled.previous
-                cache = compiled.project.cache
-                if previous is None or not update_store(
-                    folder, compiled.project, compiled.inferred, previous, cache
-                ):
-                    shutil.rmtree(folder, ignore_errors=True)
-                    store = Store(str(folder))
-                    items = compiled.graphs()
-                    store.bulk_load(chunk_stream(compiled.project, items), format=RdfFormat.N_QUADS)
-                    store.flush()
-                    del store
-                gc.collect()
+                writer.finish(compiled.inferred)
                 manifest = {
                     "format": 1,
                     "digest": digest,
@@ -268,9 +346,11 @@ def write_build(
                 if target.exists():
                     shutil.rmtree(target)
                 os.rename(tmp, target)
-            finally:
-                if tmp.exists():
-                    shutil.rmtree(tmp, ignore_errors=True)
+        finally:
+            if writer is not None:
+                writer.abort()  # nothing left to stop unless something above failed
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
         link = out / C.CURRENT_LINK
         tmp_link = out / f".current-{os.getpid()}"
         with contextlib.suppress(FileNotFoundError):
@@ -310,9 +390,22 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         raise RunError(f"{out} exists and is not a folder")
     with build_lock(out, progress):
         cache = Cache(out / CACHE_DIRNAME)
-        compiled = _compile(root, cache, previous_snapshot(out), progress)
-        cache.put("graphs", compiled.inferred.digest, compiled.inferred)
-        snapshot = write_build(compiled, out, root, progress)
+        previous = previous_snapshot(out)
+        writer: StoreWriter | None = None
+
+        def start_store(project: Project) -> None:
+            nonlocal writer
+            if changed_graphs(project, previous) != set():  # else it is likely the same build
+                writer = StoreWriter(_make_tmp(out) / C.OUT_STORE, project, previous)
+
+        try:
+            compiled = _compile(root, cache, previous, progress, on_read=start_store)
+            cache.put("graphs", compiled.inferred.digest, compiled.inferred)
+            snapshot = write_build(compiled, out, root, progress, writer)
+        finally:
+            if writer is not None:
+                writer.abort()
+                shutil.rmtree(writer.folder.parent, ignore_errors=True)
         keep = compiled.project.cache_keys()
         keep["graphs"].add(compiled.inferred.digest)
         cache.prune(keep)

@@ -255,14 +255,3 @@ def compile_document(ex: Extraction) -> Iterator[Quad]:
             )
     for claim in ex.claims:
         yield from compile_claim(meta.id, claim, g, meta.language)
-
-
-def sort_quads(quads: Iterable[Quad]) -> list[Quad]:
-    """Deduplicate and sort quads by graph, subject, predicate, object: a deterministic order."""
-    unique = {str(q): q for q in quads}
-
-    def key(k: str) -> tuple[str, str, str, str]:
-        q = unique[k]
-        return (str(q.graph_name), str(q.subject), str(q.predicate), str(q.object))
-
-    return [unique[k] for k in sorted(unique, key=key)]
