@@ -14,7 +14,7 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Quad, QueryTriples, RdfFormat, Store
 
 from graph import constants as C
-from graph.errors import Problem, RunError
+from graph.errors import Problem, RunError, display_path
 from graph.vocab import term
 
 MAX_ROUNDS = 10
@@ -29,6 +29,11 @@ class Rule:
     description: str
     query: str
     path: Path
+
+    @property
+    def where(self) -> str:
+        """The rule's file as messages name it: ontology/rules/<id>.rq, under the project."""
+        return display_path(self.path, self.path.parents[2])
 
     @property
     def iri(self) -> NamedNode:
@@ -89,10 +94,10 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
             try:
                 triples = store.query(header + rule.query, use_default_graph_as_union=True)
             except SyntaxError as exc:
-                problems.append(Problem(str(rule.path), 0, 0, f"rule is not valid SPARQL: {exc}"))
+                problems.append(Problem(rule.where, 0, 0, f"rule is not valid SPARQL: {exc}"))
                 continue
             if not isinstance(triples, QueryTriples):
-                problems.append(Problem(str(rule.path), 0, 0, "a rule must be a CONSTRUCT query"))
+                problems.append(Problem(rule.where, 0, 0, "a rule must be a CONSTRUCT query"))
                 continue
             for line in (triples.serialize(format=RdfFormat.N_TRIPLES) or b"").splitlines():
                 quad = line.removesuffix(b" .") + graph

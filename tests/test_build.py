@@ -18,7 +18,7 @@ from rdflib.compare import isomorphic
 from graph.build import build, current_snapshot
 from graph.cli import main
 from graph.store import open_backend
-from tests.conftest import ROOT
+from tests.conftest import DATA, ROOT, copy_project
 
 OUTPUTS = ["dkg.trig", "dkg.ttl", "dkg.nq", "dkg.jsonld", "manifest.json"]
 
@@ -191,3 +191,32 @@ def test_build_folder_snapshot_is_swapped_not_rewritten(
     assert (out / "current").resolve() == second.resolve()
     assert first.is_dir(), "the previous snapshot stays for readers that still have it open"
     shutil.rmtree(out)
+
+
+def test_store_process_reports_a_bad_task_in_one_line(tmp_path: Path) -> None:
+    task = tmp_path / ".store-task.pkl"
+    task.write_bytes(b"not a pickle")
+    done = subprocess.run(
+        [sys.executable, "-m", "graph.storefill", str(task)], capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("error: writing the embedded store:")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_build_failing_after_the_store_started_leaves_the_previous_one(tmp_path: Path) -> None:
+    from tests.test_invalid import overlay
+
+    project = copy_project(tmp_path / "project")
+    out = tmp_path / "out"
+    assert (
+        CliRunner().invoke(main, ["-C", str(project), "build", "-q", "-o", str(out)]).exit_code == 0
+    )
+    before = current_snapshot(out)
+    overlay(DATA / "invalid" / "shacl-domain", project)  # fails in the shapes, after the files
+    result = CliRunner().invoke(main, ["-C", str(project), "build", "-q", "-o", str(out)])
+    assert result.exit_code == 1, result.output
+    assert "should be a Intervention" in result.output
+    assert current_snapshot(out) == before
+    assert (before / "store").is_dir()
+    assert not list(out.glob(".tmp-*")), "the failed build left its temporary snapshot"
