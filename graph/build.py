@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from graph.cache import (
     Project,
     Unit,
     changed_graphs,
+    chunk_stream,
     counts,
     headers,
     infer_and_validate,
@@ -190,17 +192,17 @@ class StoreWriter:
 
     def __init__(self, folder: Path, project: Project, previous: Previous | None):
         import pickle
-        import subprocess
 
         self.folder = folder
         self.project = project
         # From the previous snapshot if its inferred graph is at hand to compare with; else anew.
         key = previous.graphs.get(C.INFERRED_GRAPH, "") if previous is not None else ""
         self.previous = previous if previous and project.cache.has("graphs", key) else None
+        self.task = folder.parent / ".store-task.pkl"
+        self.process: subprocess.Popen[bytes] | None = None
         if project.cache.folder is None or not project.cache.writable:
-            raise RunError("a build needs a writable build cache")
-        task = folder.parent / ".store-task.pkl"
-        task.write_bytes(
+            return  # the graphs are held in this process only: finish() loads them here
+        self.task.write_bytes(
             pickle.dumps(
                 (
                     folder,
@@ -213,13 +215,19 @@ class StoreWriter:
             )
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "graph.storefill", str(task)], stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "graph.storefill", str(self.task)], stdin=subprocess.DEVNULL
         )
 
     def finish(self, inferred: Chunk) -> None:
         """Wait for the child, then add the inferred graph; RunError if the child failed."""
+        if self.process is None:
+            store = Store(str(self.folder))
+            items = [*self.project.graphs(), inferred]
+            store.bulk_load(chunk_stream(self.project, items), format=RdfFormat.N_QUADS)
+            store.flush()
+            return
         code = self.process.wait()
-        (self.folder.parent / ".store-task.pkl").unlink(missing_ok=True)
+        self.task.unlink(missing_ok=True)
         if code != 0:
             raise RunError(
                 f"could not write the embedded store in {self.folder} (exit code {code}); "
@@ -245,9 +253,10 @@ class StoreWriter:
 
     def abort(self) -> None:
         """Stop the child (the build failed); the caller removes the folder."""
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.kill()
-        self.process.wait()
+        if self.process is not None:
+            self.process.wait()
 
 
 _HELD: set[Path] = set()  # build folders this process holds the lock of

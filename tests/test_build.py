@@ -220,3 +220,15 @@ def test_a_build_failing_after_the_store_started_leaves_the_previous_one(tmp_pat
     assert current_snapshot(out) == before
     assert (before / "store").is_dir()
     assert not list(out.glob(".tmp-*")), "the failed build left its temporary snapshot"
+
+
+def test_write_build_of_a_checked_project_fills_the_store_in_process(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    from pyoxigraph import Store
+
+    from graph.build import compile_project, write_build
+
+    compiled = compile_project(valid_project)  # a read-only cache: nothing for a child to read
+    snap = write_build(compiled, tmp_path / "out", valid_project)
+    assert len(Store.read_only(str(snap / "store"))) == compiled.stats()["quads"]
