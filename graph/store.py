@@ -8,6 +8,7 @@ are plain Python values (graph.store.Term), not any library's objects.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -17,6 +18,7 @@ from graph.errors import QueryError, RunError, display_path
 
 if TYPE_CHECKING:
     import click
+    from pyoxigraph import Store
 
 XSD = C.PREFIXES["xsd"]
 
@@ -88,6 +90,11 @@ class Backend(Protocol):
         """Run a CONSTRUCT or DESCRIBE query; return N-Triples."""
         ...
 
+    def view(self, name: str) -> bytes | None:
+        """A view of the graph stored by the build beside it (see graph.reports.coverage.VIEW),
+        or None: the caller queries the graph instead."""
+        ...
+
 
 def _term(t: object) -> Term | None:
     from pyoxigraph import BlankNode, Literal, NamedNode
@@ -104,6 +111,69 @@ def _term(t: object) -> Term | None:
     return Term("literal", str(t))
 
 
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
+_ESCAPED = {"t": "\t", "b": "\b", "n": "\n", "r": "\r", "f": "\f", '"': '"', "'": "'", "\\": "\\"}
+
+
+def _unescape(m: re.Match[str]) -> str:
+    code = m[1] or m[2]
+    return chr(int(code, 16)) if code else _ESCAPED.get(m[3], m[3])
+
+
+def _tsv_cell(cell: str) -> Term | None:
+    """One term of SPARQL TSV results, as pyoxigraph writes them (see _tsv_table)."""
+    if not cell:
+        return None
+    if cell[0] == "<":
+        return Term("iri", cell[1:-1])
+    if cell.startswith("_:"):
+        return Term("bnode", cell[2:])
+    if cell[0] == '"':
+        end = cell.rindex('"')
+        value = cell[1:end]
+        if "\\" in value:
+            value = _ESCAPE.sub(_unescape, value)
+        suffix = cell[end + 1 :]
+        if suffix.startswith("@"):
+            return Term("literal", value, suffix[1:])
+        return Term("literal", value, None, suffix[3:-1] if suffix else XSD + "string")
+    if cell in ("true", "false"):
+        return Term("literal", cell, None, XSD + "boolean")
+    kind = "double" if "e" in cell or "E" in cell else "decimal" if "." in cell else "integer"
+    return Term("literal", cell, None, XSD + kind)
+
+
+def _tsv_table(data: bytes) -> Table:
+    """A Table from SPARQL TSV results.
+
+    Faster than reading pyoxigraph's solutions term by term (a third of the time, on 100,000 rows):
+    the engine writes the text in one call, and each distinct term is decoded once, however many
+    rows repeat it. Tabs and line breaks inside literals are escaped, so a split is exact.
+    """
+    lines = data.decode("utf-8").split("\n")
+    names = [v[1:] for v in lines[0].split("\t")] if lines[0] else []
+    if not names:  # no variables: one empty line per solution
+        return Table([], [{} for _ in lines[1:-1]])
+    seen: dict[str, Term | None] = {}
+    rows: list[Row] = []
+    for line in lines[1:]:
+        if not line and len(names) != 1:
+            continue  # the final line break
+        row = []
+        for cell in line.split("\t"):
+            term = seen.get(cell, _MISSING)
+            if term is _MISSING:
+                term = seen[cell] = _tsv_cell(cell)
+            row.append(term)
+        rows.append(dict(zip(names, row, strict=True)))
+    if len(names) == 1 and rows and lines[-1] == "":
+        rows.pop()  # one variable: the final line break is not an unbound row
+    return Table(names, rows)
+
+
+_MISSING = Term("bnode", "")
+
+
 class EmbeddedBackend:
     """The pyoxigraph store written by `dkg build`, opened read-only."""
 
@@ -118,6 +188,24 @@ class EmbeddedBackend:
             self.store = Store.read_only(str(path))
         except OSError as exc:
             raise RunError(f"cannot open the store at {path}: {exc}") from exc
+        self.folder: Path | None = path.parent
+
+    @classmethod
+    def over(cls, store: Store) -> EmbeddedBackend:
+        """A backend reading a store at hand (the build's, while it builds); it has no views."""
+        backend = cls.__new__(cls)
+        backend.store = store
+        backend.folder = None
+        return backend
+
+    def view(self, name: str) -> bytes | None:
+        """The view file of the snapshot this store belongs to, if the build wrote one."""
+        if self.folder is None:
+            return None
+        try:
+            return (self.folder / name).read_bytes()
+        except FileNotFoundError:
+            return None
 
     def _run(self, query: str) -> object:
         try:
@@ -129,14 +217,12 @@ class EmbeddedBackend:
 
     def select(self, query: str) -> Table:
         """Run a SELECT query."""
-        from pyoxigraph import QuerySolutions
+        from pyoxigraph import QueryResultsFormat, QuerySolutions
 
         res = self._run(query)
         if not isinstance(res, QuerySolutions):
             raise QueryError("expected a SELECT query")
-        names = [v.value for v in res.variables]
-        rows = [{n: _term(sol[n]) for n in names} for sol in res]
-        return Table(names, rows)
+        return _tsv_table(res.serialize(format=QueryResultsFormat.TSV) or b"")
 
     def ask(self, query: str) -> bool:
         """Run an ASK query."""
@@ -300,6 +386,10 @@ class RemoteBackend:
     def __init__(self, endpoint: Endpoint):
         self.endpoint = endpoint
         self._checked_union = False
+
+    def view(self, name: str) -> None:
+        """None: a server holds the graph only, so reports query it."""
+        return None
 
     # -- HTTP ---------------------------------------------------------------------------------
 
