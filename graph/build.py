@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -63,6 +63,7 @@ class Compiled:
     validated: str  # what the validation depended on (see graph.cache.validation_context)
     counts: dict[str, int]
     previous: Previous | None = None  # the snapshot whose store the new one is made from
+    views: dict[str, bytes] = field(default_factory=dict)  # file name -> content, see _views
 
     def graphs(self) -> list[Chunk | Unit]:
         """Every named graph, in output order."""
@@ -91,6 +92,7 @@ def _compile(
     progress: Progress | None,
     shapes: bool = True,
     on_read: Callable[[Project], None] | None = None,
+    views: bool = False,
 ) -> Compiled:
     from graph.progress import bar
 
@@ -102,9 +104,23 @@ def _compile(
     store = working_store(project, say)
     changed = changed_graphs(project, previous)
     inferred, validated = infer_and_validate(project, store, changed, previous, shapes, say)
+    made = _views(store, say) if views else {}
     del store
     stats = counts(project, inferred)
-    return Compiled(project.check, project.corpus, project, inferred, validated, stats, previous)
+    return Compiled(
+        project.check, project.corpus, project, inferred, validated, stats, previous, made
+    )
+
+
+def _views(store: Store, say: Progress) -> dict[str, bytes]:
+    """What the reports would otherwise compute from the whole graph on every run, computed once
+    from the build's in-memory store: the facts of the coverage matrix (graph.reports.coverage)."""
+    from graph.reports import coverage
+    from graph.store import EmbeddedBackend
+
+    say("storing the coverage matrix")
+    facts = coverage.facts(EmbeddedBackend.over(store), coverage.LANGS)
+    return {coverage.VIEW: facts.to_json()}
 
 
 def compile_project(root: Path, progress: Progress | None = None, shapes: bool = True) -> Compiled:
@@ -334,6 +350,9 @@ def write_build(
                     writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
                 files = _write_outputs(compiled, tmp)
+                for name, data in sorted(compiled.views.items()):
+                    _write(tmp / name, data)
+                    files[name] = hashlib.sha256(data).hexdigest()
                 digest = files[C.OUT_NQUADS]
                 target = snapshots / digest[:16]
                 say("writing the embedded store")
@@ -355,6 +374,8 @@ def write_build(
                 if target.exists():
                     shutil.rmtree(target)
                 os.rename(tmp, target)
+            else:
+                _refresh_views(same, compiled.views)
         finally:
             if writer is not None:
                 writer.abort()  # nothing left to stop unless something above failed
@@ -369,6 +390,33 @@ def write_build(
         _prune(out, keep={target.name, *_previous(out)})
         _write(out / ".previous", target.name.encode())
     return target
+
+
+def _refresh_views(snapshot: Path, views: dict[str, bytes]) -> None:
+    """Give a snapshot that holds the same graphs the views of this build, if it lacks them or has
+    another version's. A view is derived from the graphs by code only, so replacing one (each
+    file in one rename, the manifest last) leaves the snapshot whole at every moment."""
+    if all(_read(snapshot / name) == data for name, data in views.items()):
+        return
+    manifest = json.loads((snapshot / C.OUT_MANIFEST).read_text())
+    for name, data in sorted(views.items()):
+        _replace(snapshot / name, data)
+        manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    _replace(snapshot / C.OUT_MANIFEST, text.encode())
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+def _replace(path: Path, data: bytes) -> None:
+    part = path.with_name(f".{path.name}.{os.getpid()}")
+    _write(part, data)
+    os.replace(part, path)
 
 
 def _previous(out: Path) -> set[str]:
@@ -408,7 +456,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 writer = StoreWriter(_make_tmp(out) / C.OUT_STORE, project, previous)
 
         try:
-            compiled = _compile(root, cache, previous, progress, on_read=start_store)
+            compiled = _compile(root, cache, previous, progress, on_read=start_store, views=True)
             cache.put("graphs", compiled.inferred.digest, compiled.inferred)
             snapshot = write_build(compiled, out, root, progress, writer)
         finally:

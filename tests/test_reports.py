@@ -42,6 +42,83 @@ def coverage(built: Path) -> dict[str, dict[str, Any]]:
     return {row["bottleneck"]["id"]: row for row in report_json(built, "coverage")}
 
 
+@pytest.mark.parametrize("lang", ["en", "nl"])
+@pytest.mark.parametrize("quotes", [True, False])
+@pytest.mark.parametrize(
+    "focus", [None, ["https://w3id.org/dkg/id/secfund"], ["https://w3id.org/dkg/id/knelpunt-c"]]
+)
+def test_the_stored_coverage_is_what_the_graph_gives(
+    backend: Backend, lang: str, quotes: bool, focus: list[str] | None
+) -> None:
+    """The build stores the coverage facts beside the store; every report made from them must be
+    the report the queries give, in either language, with or without quotes, whole or in focus."""
+    from graph.reports import base, coverage
+
+    data = backend.view(coverage.VIEW)
+    assert data is not None and coverage.Facts.from_json(data) is not None
+    stored = coverage.compute(backend, lang, focus, quotes)
+    queried = coverage.compute(backend, lang, focus, quotes, stored=False)
+    assert stored.cells and stored.cells == queried.cells
+    for fmt in ("json", "table"):
+        assert base.render(coverage.report(stored), fmt) == base.render(
+            coverage.report(queried), fmt
+        )
+
+
+def test_coverage_stored_by_other_code_is_not_used(built: Path, tmp_path: Path) -> None:
+    """Facts written by another version of the reports are ignored: the report queries instead."""
+    from graph.reports import coverage
+    from graph.store import EmbeddedBackend
+
+    snapshot = (built / "current").resolve()
+    stale = json.loads((snapshot / coverage.VIEW).read_bytes())
+    assert stale["cells"]
+    stale["code"] = "0" * 16
+    stale["cells"] = []
+    copy = tmp_path / "snapshot"
+    (copy / "store").mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(snapshot / "store", copy / "store", dirs_exist_ok=True)
+    (copy / coverage.VIEW).write_text(json.dumps(stale))
+    read = EmbeddedBackend(copy / "store")
+    assert coverage.Facts.from_json(read.view(coverage.VIEW) or b"") is None
+    assert coverage.compute(read, "en").cells  # queried, not the emptied stored facts
+
+
+def test_the_manifest_lists_the_stored_coverage(built: Path) -> None:
+    import hashlib
+
+    from graph.reports import coverage
+
+    snapshot = (built / "current").resolve()
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    data = (snapshot / coverage.VIEW).read_bytes()
+    assert manifest["files"][coverage.VIEW] == hashlib.sha256(data).hexdigest()
+
+
+def test_a_rebuild_gives_an_unchanged_snapshot_the_stored_coverage_it_lacks(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    """A snapshot from before the coverage was stored (or stored by other code) is reused by a build
+    of the same graphs, which then writes the coverage into it, manifest included."""
+    import hashlib
+
+    from graph.build import build
+    from graph.reports import coverage
+
+    out = tmp_path / "out"
+    _compiled, snapshot = build(valid_project, out)
+    view = snapshot / coverage.VIEW
+    written = view.read_bytes()
+    view.unlink()
+    _compiled, again = build(valid_project, out)
+    assert again == snapshot and view.read_bytes() == written
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    assert manifest["files"][coverage.VIEW] == hashlib.sha256(written).hexdigest()
+    assert not list(snapshot.glob(".*"))  # no partly written file left behind
+
+
 def test_coverage_json_is_the_stable_contract(coverage: dict[str, dict[str, Any]]) -> None:
     for row in coverage.values():
         assert set(row) == {"bottleneck", "action_lines", "actions"}
@@ -109,8 +186,8 @@ def test_inferred_sources_are_exactly_the_premises_sources(backend: Backend) -> 
     from graph.reports import coverage as cov
     from graph.reports.data import claim_sources
 
-    matrix = cov.compute(backend, "en")
-    derived = [c for cell in matrix.cells.values() for c in cell.claims if c.standing == "inferred"]
+    found, _mappings = cov.cited_claims(backend)
+    derived = [c for c in found if c.standing == "inferred"]
     assert derived
     walked = claim_sources(backend, [c.iri for c in derived])
     for c in derived:
@@ -535,6 +612,10 @@ class Recording:
     def construct(self, query: str) -> bytes:
         self.queries.append(query)
         return self.inner.construct(query)
+
+    def view(self, name: str) -> bytes | None:
+        self.queries.append(f"view {name}")
+        return self.inner.view(name)
 
 
 def test_reports_read_the_graph_only_through_the_backend(backend: Backend) -> None:

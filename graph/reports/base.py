@@ -88,11 +88,13 @@ class Report:
     name: str
     title: str
     sections: list[Section]
-    data: Any = None
+    data: Any = None  # or a function that makes it, if only JSON output needs it
     notes: list[str] = field(default_factory=list)
 
     def as_json(self) -> Any:
         """The JSON form: the report's own contract if it has one, else its sections' records."""
+        if callable(self.data):
+            return self.data()
         if self.data is not None:
             return self.data
         return {

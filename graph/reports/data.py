@@ -11,6 +11,7 @@ held in two of them would otherwise come back twice.
 from __future__ import annotations
 
 import calendar
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -49,6 +50,7 @@ def chunks(items: Iterable[str], size: int = CHUNK) -> Iterator[list[str]]:
         yield items[i : i + size]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def local(value: str | None) -> str:
     """The id of a dkg IRI (entity, ontology term), else the IRI."""
     if value is None:
@@ -66,7 +68,12 @@ def natural(text: str) -> tuple[object, ...]:
 
 def labels(backend: Backend, iris: Iterable[str], lang: str) -> dict[str, str]:
     """Labels of entities and ontology terms in lang (else the other language, else the id)."""
-    found: dict[str, dict[tuple[int, int], str]] = defaultdict(dict)
+    return labels_in(backend, iris, [lang])[lang]
+
+
+def labels_in(backend: Backend, iris: Iterable[str], langs: list[str]) -> dict[str, dict[str, str]]:
+    """labels() in each of several languages, from one pass over the labels."""
+    found: dict[str, list[tuple[int, str | None, str]]] = defaultdict(list)
     pool = [i for i in set(iris) if i]
     for part in chunks(pool):
         table = backend.select(
@@ -76,16 +83,18 @@ def labels(backend: Backend, iris: Iterable[str], lang: str) -> dict[str, str]:
         )
         for row in table.rows:
             x, label, kind = row["x"], row["label"], row["kind"]
-            if x is None or label is None or kind is None:
-                continue
-            rank = (int(kind.value), 0 if label.lang == lang else 1 if label.lang else 2)
-            current = found[x.value].get(rank)
-            if current is None or label.value < current:
-                found[x.value][rank] = label.value
-    out: dict[str, str] = {}
-    for name in pool:
-        ranked = found.get(name)
-        out[name] = ranked[min(ranked)] if ranked else local(name)
+            if x is not None and label is not None and kind is not None:
+                found[x.value].append((int(kind.value), label.lang, label.value))
+    out: dict[str, dict[str, str]] = {}
+    for lang in langs:
+        named = out[lang] = {}
+        for name in pool:
+            # prefLabel before rdfs:label; then this language, another one, none; then the least
+            ranked = [
+                ((k, 0 if tag == lang else 1 if tag else 2), text)
+                for k, tag, text in found.get(name, ())
+            ]
+            named[name] = min(ranked)[1] if ranked else local(name)
     return out
 
 
