@@ -363,6 +363,30 @@ def _column_widths(natural: list[int], available: int, floor: int = 10) -> list[
     return [min(n, max(lo, floor)) for n in natural]
 
 
+_BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # where str.splitlines splits
+_PLAIN_WORDS = re.compile(r"[^\s-]+(?: [^\s-]+)*")
+
+
+def _fill(line: str, width: int) -> list[str]:
+    """textwrap.wrap(line, width) for the common case of words without hyphens, one space apart and
+    none longer than width (a cell listing many sources): the same lines, ten times faster.
+    Empty for any other line."""
+    if not _PLAIN_WORDS.fullmatch(line):
+        return []
+    words = line.split(" ")
+    if max(map(len, words)) > width:
+        return []
+    lines, current = [], words[0]
+    for word in words[1:]:
+        if len(current) + 1 + len(word) <= width:
+            current += " " + word
+        else:
+            lines.append(current)
+            current = word
+    lines.append(current)
+    return lines
+
+
 def plain_table(
     columns: Sequence[str],
     rows: Sequence[Sequence[str]],
@@ -388,10 +412,18 @@ def plain_table(
             if len(line) <= w:
                 out.append(line)
             else:
-                out += textwrap.wrap(line, w, break_long_words=True, break_on_hyphens=True) or [""]
+                out += (
+                    _fill(line, w)
+                    or textwrap.wrap(line, w, break_long_words=True, break_on_hyphens=True)
+                    or [""]
+                )
         return out
 
     def render_row(cells: Sequence[str]) -> list[str]:
+        if all(len(c) <= w and not _BREAK.search(c) for c, w in zip(cells, widths, strict=True)):
+            return [
+                "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+            ]
         parts = [wrapped(c, w) for c, w in zip(cells, widths, strict=True)]
         height = max(len(p) for p in parts)
         return [
