@@ -316,3 +316,31 @@ def test_plain_tables_fit_the_width_and_keep_every_word() -> None:
         line.strip("| ").split(" | ")[-1].strip() for line in lines if line.startswith("| ")
     )
     assert " ".join(long.split()) in " ".join(body.split())
+
+
+def test_plain_word_lists_wrap_as_textwrap_wraps_them() -> None:
+    """graph.query._fill is a fast path of textwrap.wrap: where it answers, it must agree."""
+    import random
+    import textwrap
+
+    from graph.query import _fill, plain_table
+
+    rng = random.Random(7)
+    alphabet = "ab1[],.:;()/é"
+    answered = 0
+    for _ in range(5000):
+        words = [
+            "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
+            for _ in range(rng.randint(1, 30))
+        ]
+        line, width = " ".join(words), rng.randint(5, 60)
+        got = _fill(line, width)
+        if got:
+            answered += 1
+            assert got == textwrap.wrap(line, width, break_long_words=True, break_on_hyphens=True)
+    assert answered > 4000
+    for other in ("a-b c", "a  b", "a\tb", "x" * 70):  # hyphens, double spaces, tabs, long words
+        assert _fill(other, 60) == []
+    table = plain_table(["sources"], [[", ".join(f"[{n}]" for n in range(1, 60))]], width=40)
+    assert max(len(line) for line in table.splitlines()) <= 40
+    assert "[59]" in table and "[1]," in table
