@@ -375,7 +375,7 @@ def write_build(
                     shutil.rmtree(target)
                 os.rename(tmp, target)
             else:
-                _refresh_views(same, compiled.views)
+                _refresh(same, compiled.views, _input_digests(root))
         finally:
             if writer is not None:
                 writer.abort()  # nothing left to stop unless something above failed
@@ -392,16 +392,20 @@ def write_build(
     return target
 
 
-def _refresh_views(snapshot: Path, views: dict[str, bytes]) -> None:
-    """Give a snapshot that holds the same graphs the views of this build, if it lacks them or has
-    another version's. A view is derived from the graphs by code only, so replacing one (each
-    file in one rename, the manifest last) leaves the snapshot whole at every moment."""
-    if all(_read(snapshot / name) == data for name, data in views.items()):
-        return
+def _refresh(snapshot: Path, views: dict[str, bytes], inputs: dict[str, str]) -> None:
+    """Bring a snapshot that holds the same graphs up to date with this build: the views it lacks
+    or has from other code, and the input digests in its manifest (an edit that changes no graph,
+    such as a comment, still changes them). Views and manifest are derived from the graphs and
+    the inputs only, so replacing them (each file in one rename, the manifest last) leaves the
+    snapshot whole at every moment."""
     manifest = json.loads((snapshot / C.OUT_MANIFEST).read_text())
-    for name, data in sorted(views.items()):
+    stale = {name: data for name, data in views.items() if _read(snapshot / name) != data}
+    if not stale and manifest.get("inputs") == inputs:
+        return
+    for name, data in sorted(stale.items()):
         _replace(snapshot / name, data)
         manifest["files"][name] = hashlib.sha256(data).hexdigest()
+    manifest["inputs"] = inputs
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
     _replace(snapshot / C.OUT_MANIFEST, text.encode())
 
@@ -550,6 +554,5 @@ def build_command(ctx: click.Context, out: Path | None, quiet: bool) -> None:
     for line in _summary(compiled):
         click.echo(line)
     where = display_path(out / C.CURRENT_LINK)
-    click.echo(
-        f"wrote {where}/: {', '.join([C.OUT_TRIG, C.OUT_TURTLE, C.OUT_NQUADS, C.OUT_JSONLD, C.OUT_STORE + '/'])}"
-    )
+    files = [C.OUT_TRIG, C.OUT_TURTLE, C.OUT_NQUADS, C.OUT_JSONLD, C.OUT_STORE + "/"]
+    click.echo(f"wrote {where}/: {', '.join([*files, *sorted(compiled.views)])}")

@@ -232,3 +232,23 @@ def test_write_build_of_a_checked_project_fills_the_store_in_process(
     compiled = compile_project(valid_project)  # a read-only cache: nothing for a child to read
     snap = write_build(compiled, tmp_path / "out", valid_project)
     assert len(Store.read_only(str(snap / "store"))) == compiled.stats()["quads"]
+
+
+def test_an_edit_that_changes_no_graph_updates_the_manifest_inputs(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    """A comment changes a file but no graph: the snapshot is reused, and its manifest must name
+    the file's new digest, not the one it was first built from."""
+    import hashlib
+
+    from graph.build import build
+
+    out = tmp_path / "out"
+    _compiled, first = build(valid_project, out)
+    doc = valid_project / "extract" / "documents" / "mini.yaml"
+    doc.write_text(doc.read_text() + "# reviewed\n")
+    _compiled, again = build(valid_project, out)
+    assert again == first
+    inputs = json.loads((first / "manifest.json").read_text())["inputs"]
+    assert inputs["extract/documents/mini.yaml"] == hashlib.sha256(doc.read_bytes()).hexdigest()
+    assert not list(first.glob(".*"))
