@@ -306,7 +306,7 @@ def measure(
     rows.append(
         (
             "coverage report",
-            one("cov", [*DKG, "report", "coverage", "-f", "json"]),
+            one("cov", [*DKG, "report", "coverage", "-f", "json"], max(repeat, 5)),
             naive_run("coverage"),
         )
     )
