@@ -129,6 +129,10 @@ class RdflibBackend:
     def construct(self, text: str) -> bytes:
         return self._query(text).graph.serialize(format="nt", encoding="utf-8")  # type: ignore[no-any-return]
 
+    def view(self, name: str) -> None:
+        """None: the naive way has no stored views, so the reports query the graph."""
+        return None
+
 
 def naive_compile(project: Path, shapes: bool) -> Any:
     """Check and compile with the pure-Python YAML loader, infer and validate in rdflib."""
