@@ -150,24 +150,20 @@ def _tsv_table(data: bytes) -> Table:
     the engine writes the text in one call, and each distinct term is decoded once, however many
     rows repeat it. Tabs and line breaks inside literals are escaped, so a split is exact.
     """
-    lines = data.decode("utf-8").split("\n")
+    lines = data.decode("utf-8").split("\n")[:-1]  # every line ends with a line break
+    if not lines:
+        return Table([], [])
     names = [v[1:] for v in lines[0].split("\t")] if lines[0] else []
-    if not names:  # no variables: one empty line per solution
-        return Table([], [{} for _ in lines[1:-1]])
     seen: dict[str, Term | None] = {}
     rows: list[Row] = []
-    for line in lines[1:]:
-        if not line and len(names) != 1:
-            continue  # the final line break
+    for line in lines[1:]:  # with no variables, each solution is an empty line
         row = []
-        for cell in line.split("\t"):
+        for cell in line.split("\t") if names else []:
             term = seen.get(cell, _MISSING)
             if term is _MISSING:
                 term = seen[cell] = _tsv_cell(cell)
             row.append(term)
         rows.append(dict(zip(names, row, strict=True)))
-    if len(names) == 1 and rows and lines[-1] == "":
-        rows.pop()  # one variable: the final line break is not an unbound row
     return Table(names, rows)
 
 

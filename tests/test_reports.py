@@ -186,7 +186,7 @@ def test_inferred_sources_are_exactly_the_premises_sources(backend: Backend) -> 
     from graph.reports import coverage as cov
     from graph.reports.data import claim_sources
 
-    found, _mappings = cov.cited_claims(backend)
+    found, _by_line = cov.cited_claims(backend)
     derived = [c for c in found if c.standing == "inferred"]
     assert derived
     walked = claim_sources(backend, [c.iri for c in derived])

@@ -324,9 +324,9 @@ def view_code() -> str:
 
 def cited_claims(
     backend: Backend, focus: list[str] | None = None, quotes: bool = True
-) -> tuple[list[Claim], list[Claim]]:
+) -> tuple[list[Claim], dict[tuple[str, str], list[Claim]]]:
     """The affirmed, actual 'addresses' claims (only those whose subject or object is in focus,
-    when given) and the action-line mappings of the bottlenecks, each with its sources."""
+    when given), and the claims mapping each (bottleneck, action line), each with its sources."""
     mappings = _claim_rows(
         backend, ["primaryActionLine", "secondaryActionLine"], quotes, actual=False
     )
@@ -346,7 +346,7 @@ def cited_claims(
         for c in members:
             in_line[(c.subject, c.object.value)] += c.sources
     _cite(found, by_pair, in_line)
-    return found, mappings
+    return found, by_pair
 
 
 def facts(
@@ -367,10 +367,7 @@ def facts(
         if row["notation"] is not None:
             notation[b.value] = row["notation"].value
 
-    found, mappings = cited_claims(backend, focus, quotes)
-    by_pair: dict[tuple[str, str], list[Claim]] = defaultdict(list)
-    for m in mappings:
-        by_pair[(m.subject, m.object.value)].append(m)
+    found, by_pair = cited_claims(backend, focus, quotes)
     lines: dict[str, list[LineMapping]] = defaultdict(list)
     for (bottleneck, line), stated in by_pair.items():
         primary = any(m.relation == "primaryActionLine" for m in stated)
