@@ -106,7 +106,7 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
         if problems or not fresh:
             break
         added |= fresh
-        store.load(b"\n".join(sorted(fresh)) + b"\n", format=RdfFormat.N_QUADS)
+        store.load(b"\n".join(sorted(fresh)) + b"\n", format=RdfFormat.N_QUADS, lenient=True)
     else:
         raise RunError(
             f"the rules did not reach a fixpoint in {MAX_ROUNDS} rounds; one keeps minting new nodes"

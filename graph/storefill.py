@@ -39,7 +39,7 @@ def fill(task: Path) -> None:
         replace_graphs(store, source, [x for x in items if x.graph in changed], changed)
     else:
         store = Store(str(folder))
-        store.bulk_load(chunk_stream(source, items), format=RdfFormat.N_QUADS)
+        store.bulk_load(chunk_stream(source, items), format=RdfFormat.N_QUADS, lenient=True)
     store.flush()
 
 

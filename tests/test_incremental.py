@@ -220,3 +220,96 @@ def test_the_real_project_builds_the_same_incrementally(tmp_path: Path) -> None:
     build(project, out)
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
+
+
+WHOLE_GRAPH_STEPS = ("loading the graph", "applying", "validating", "coverage matrix")
+
+
+def steps(project: Path, out: Path) -> list[str]:
+    """What a build of project into out said it did."""
+    said: list[str] = []
+    build(project, out, said.append)
+    return said
+
+
+def test_when_no_graph_changed_nothing_is_inferred_validated_or_computed_again(
+    project: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = steps(project, out)
+    assert all(any(step in s for s in first) for step in WHOLE_GRAPH_STEPS), first
+    doc = documents(project)[3]
+    doc.write_text(doc.read_text(encoding="utf-8") + "# reviewed\n", encoding="utf-8")
+    said = steps(project, out)
+    assert not [s for s in said if any(step in s for step in WHOLE_GRAPH_STEPS)], said
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+    assert (out / "current" / "coverage.json").read_bytes() == (
+        tmp_path / "full" / "current" / "coverage.json"
+    ).read_bytes()
+
+
+def test_changed_shapes_are_checked_although_no_graph_changed(
+    project: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    _, before = build(project, out)
+    shapes = project / "ontology" / "shapes.ttl"
+    shapes.write_text(
+        shapes.read_text(encoding="utf-8")
+        + "\ndkgsh:Everything a sh:NodeShape ; sh:targetClass dkg:Claim ;\n"
+        "    sh:property [ sh:path dkg:reviewedBy ; sh:minCount 1 ;"
+        ' sh:message "a claim names its reviewer" ] .\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(DataError) as caught:
+        build(project, out)
+    assert "a claim names its reviewer" in str(caught.value.problems)
+    assert (out / "current").resolve() == before
+
+
+def test_new_shapes_that_hold_are_checked_once(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _, before = build(project, out)
+    shapes = project / "ontology" / "shapes.ttl"
+    shapes.write_text(
+        shapes.read_text(encoding="utf-8")
+        + "\ndkgsh:Subjects a sh:NodeShape ; sh:targetClass dkg:Claim ;\n"
+        "    sh:property [ sh:path rdf:subject ; sh:minCount 1 ] .\n",
+        encoding="utf-8",
+    )
+    said = steps(project, out)
+    assert "validating against the SHACL shapes" in said, said  # every graph, not a scope
+    said = steps(project, out)
+    assert not [s for s in said if "validating" in s], said
+    assert (out / "current").resolve() == before  # the same graphs: the same snapshot
+
+
+def test_coverage_facts_from_other_code_are_computed_again(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    _, snapshot = build(project, out)
+    view = snapshot / "coverage.json"
+    good = view.read_bytes()
+    view.write_bytes(good.replace(b'"code":"', b'"code":"0', 1))
+    said = steps(project, out)
+    assert any("coverage matrix" in s for s in said), said
+    assert view.read_bytes() == good
+
+
+def test_check_after_a_build_validates_only_what_changed(project: Path, tmp_path: Path) -> None:
+    from graph.build import compile_project
+    from graph.layout import default_out
+
+    build(project, default_out(project))
+    said: list[str] = []
+    compile_project(project, said.append)
+    assert not [s for s in said if "validating" in s or "applying" in s], said
+    path = documents(project)[2]
+    text = path.read_text(encoding="utf-8")
+    start = text.index("    relation: inActionLine")
+    edit(path, text[start : text.index("\n", start)], "    relation: leads")
+    said.clear()
+    with pytest.raises(DataError) as caught:
+        compile_project(project, said.append)
+    assert any("should be a Actor" in p.message for p in caught.value.problems)
+    assert any("validating" in s and "changed graphs" in s for s in said), said

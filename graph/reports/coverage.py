@@ -311,6 +311,14 @@ VIEW = "coverage.json"  # the file of a build snapshot that holds Facts.to_json(
 LANGS = ["en", "nl"]
 
 
+def is_current(data: bytes) -> bool:
+    """Whether stored facts were written by this code (else they are computed again)."""
+    try:
+        return bool(json.loads(data).get("code") == view_code())
+    except (ValueError, AttributeError):
+        return False
+
+
 def view_code() -> str:
     """What decides the stored facts' form and meaning: the code of the reports that read them."""
     import hashlib
