@@ -78,6 +78,13 @@ class YamlProblem(Exception):
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 _Event = yaml.events.Event
+_Scalar = yaml.ScalarEvent
+_MappingStart = yaml.MappingStartEvent
+_SequenceStart = yaml.SequenceStartEvent
+_MappingEnd = yaml.MappingEndEvent
+_SequenceEnd = yaml.SequenceEndEvent
+# an anchor is only there to be aliased; refusing both keeps every value written out
+_NO_ALIASES = "YAML aliases (*name) are not allowed, nor anchors (&name); write the value out"
 
 
 def _mark(event: _Event) -> tuple[int, int]:
@@ -107,6 +114,7 @@ class _Builder:
         self.marks: dict[Path_, tuple[int, int]] = {}
         self.key_marks: dict[Path_, tuple[int, int]] = {}
         self.resolver = yaml.resolver.Resolver()
+        self.plain: dict[str, str] = {}  # the tag of each plain scalar's text, once resolved
 
     def fail(self, event: _Event, message: str) -> YamlProblem:
         line, col = _mark(event)
@@ -125,37 +133,46 @@ class _Builder:
     def tag(self, event: _Event, kind: type[yaml.Node], allowed: set[str]) -> str:
         tag = event.tag  # type: ignore[attr-defined]
         if tag is None or tag == "!":
-            value = event.value if isinstance(event, yaml.ScalarEvent) else None
-            tag = self.resolver.resolve(kind, value, event.implicit)  # type: ignore[attr-defined]
+            # what the resolver answers, without asking it for every node: a collection is a map
+            # or a seq, a quoted scalar a str, and a plain one is resolved once per distinct text
+            if kind is not yaml.ScalarNode:
+                tag = _MAP if kind is yaml.MappingNode else _SEQ
+            elif not event.implicit[0]:  # type: ignore[attr-defined]
+                tag = _STR
+            else:
+                value = event.value  # type: ignore[attr-defined]
+                tag = self.plain.get(value)
+                if tag is None:
+                    tag = self.plain[value] = self.resolver.resolve(kind, value, (True, False))
         if tag not in allowed:
             raise self.fail(event, f"tag {tag!r} is not allowed; remove it")
         return str(tag)
 
-    def build(self, events: Any) -> Any:
+    def build(self, loader: Any) -> Any:
+        """The value of the one document the loader's events describe."""
         root: Any = None
         stack: list[_Frame] = []
         documents = 0
-        for event in events:
-            if isinstance(event, yaml.DocumentStartEvent):
-                documents += 1
-                if documents > 1:
-                    raise self.fail(
-                        event, "a second YAML document ('---'); keep one document per file"
-                    )
-                continue
-            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
-                # an anchor is only there to be aliased; refusing both keeps every value written out
-                message = (
-                    "YAML aliases (*name) are not allowed, nor anchors (&name); write the value out"
-                )
-                raise self.fail(event, message)
-            if isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+        get = loader.get_event
+        while (event := get()) is not None:
+            kind = type(event)  # compared by identity: a chain of isinstance per event is slow
+            if kind is _MappingEnd or kind is _SequenceEnd:
                 stack.pop()
                 continue
-            if not isinstance(event, yaml.NodeEvent):
+            if kind is not _Scalar and kind is not _MappingStart and kind is not _SequenceStart:
+                if kind is yaml.DocumentStartEvent:
+                    documents += 1
+                    if documents > 1:
+                        raise self.fail(
+                            event, "a second YAML document ('---'); keep one document per file"
+                        )
+                elif kind is yaml.AliasEvent:
+                    raise self.fail(event, _NO_ALIASES)
                 continue  # stream and document ends
+            if event.anchor is not None:
+                raise self.fail(event, _NO_ALIASES)
             top = stack[-1] if stack else None
-            if top is not None and isinstance(top.value, dict) and top.key is None:
+            if top is not None and top.key is None and type(top.value) is dict:
                 self.key(event, top)
                 continue
             if len(stack) > MAX_YAML_DEPTH:
@@ -164,34 +181,33 @@ class _Builder:
                 )
             if top is None:
                 path: Path_ = ()
-            elif isinstance(top.value, dict):
-                assert top.key is not None
+            elif top.key is not None:
                 path = (*top.path, top.key)
             else:
                 path = (*top.path, len(top.value))
-            self.marks[path] = _mark(event)
+            mark = event.start_mark
+            self.marks[path] = (mark.line + 1, mark.column + 1) if mark else (0, 0)
             value: Any
-            if isinstance(event, yaml.MappingStartEvent):
+            if kind is _Scalar:
+                value = _scalar(
+                    self.tag(event, yaml.ScalarNode, _SCALAR_TAGS),
+                    self.text(event, event.value),
+                )
+            elif kind is _MappingStart:
                 self.tag(event, yaml.MappingNode, {_MAP})
                 value = {}
                 stack.append(_Frame(value, path))
-            elif isinstance(event, yaml.SequenceStartEvent):
+            else:
                 self.tag(event, yaml.SequenceNode, {_SEQ})
                 value = []
                 stack.append(_Frame(value, path))
-            else:
-                assert isinstance(event, yaml.ScalarEvent)
-                value = _scalar(
-                    self.tag(event, yaml.ScalarNode, _SCALAR_TAGS), self.text(event, event.value)
-                )
             if top is None:
                 root = value
-            elif isinstance(top.value, dict):
-                assert top.key is not None
-                top.value[top.key] = value
+            elif top.key is not None:
+                top.value[top.key] = value  # type: ignore[call-overload]
                 top.key = None
             else:
-                top.value.append(value)
+                top.value.append(value)  # type: ignore[union-attr]
         return root
 
     def key(self, event: _Event, frame: _Frame) -> None:
@@ -270,8 +286,9 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
             )
         ) from exc
     builder = _Builder(name)
+    loader = _Loader(text)
     try:
-        data = builder.build(yaml.parse(text, Loader=_Loader))
+        data = builder.build(loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
@@ -290,6 +307,8 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
         raise YamlProblem(Problem(name, line, col, message)) from exc
     except yaml.YAMLError as exc:
         raise YamlProblem(Problem(name, 0, 0, f"YAML syntax: {exc}")) from exc
+    finally:
+        loader.dispose()
     if data is None:
         return Located({}, name, {(): (1, 1)})
     return Located(data, name, builder.marks, builder.key_marks)
