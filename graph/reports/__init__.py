@@ -106,10 +106,15 @@ def coverage_command(ctx: click.Context, fmt: str, lang: str, quotes: bool, out:
     [{"id", "label", "primary"}], "actions": [{"id", "label", "standing", "via", "sources":
     [{"document", "locator", "quote"}]}]}.
     """
-    from graph.query import backend_for
+    from graph.query import backend_for, write_output
     from graph.reports import coverage
+    from graph.reports.base import json_text
 
-    emit(coverage.report(coverage.compute(backend_for(ctx), lang)), fmt, quotes, out)
+    cov = coverage.compute(backend_for(ctx), lang)
+    if fmt == "json":  # the contract needs none of the tables (a fifth of the time at 100k claims)
+        write_output(out, json_text(coverage.as_json(cov)))
+    else:
+        emit(coverage.report(cov), fmt, quotes, out)
 
 
 @report_command.command("gaps")

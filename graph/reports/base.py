@@ -116,16 +116,21 @@ def _json_record(record: dict[str, Any]) -> dict[str, Any]:
 def render(report: Report, fmt: str, quotes: bool = False, terminal: bool = False) -> str:
     """Write the report in a format: table, markdown, csv or json."""
     if fmt == "json":
-        # orjson writes what json.dumps(indent=2, ensure_ascii=False) writes, ten times faster
-        # (1.8 s against 0.15 s for the coverage report of 100,000 claims)
-        import orjson
-
-        return orjson.dumps(report.as_json(), option=orjson.OPT_INDENT_2).decode() + "\n"
+        return json_text(report.as_json())
     if fmt == "csv":
         return _csv(report, quotes)
     if fmt == "markdown":
         return _markdown(report, quotes)
     return _table(report, quotes, terminal)
+
+
+def json_text(data: Any) -> str:
+    """A report's JSON, indented by two spaces, as json.dumps(indent=2, ensure_ascii=False) writes
+    it: orjson writes the same ten times faster (0.15 s against 1.8 s for the coverage report of
+    100,000 claims)."""
+    import orjson
+
+    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode() + "\n"
 
 
 def _table(report: Report, quotes: bool, terminal: bool) -> str:

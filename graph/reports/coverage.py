@@ -283,7 +283,9 @@ class Facts:
     @classmethod
     def from_json(cls, data: bytes) -> Facts | None:
         """Facts stored by a build; None if another version of this code wrote them."""
-        doc = json.loads(data)
+        import orjson
+
+        doc = orjson.loads(data)
         if doc.get("code") != view_code():
             return None
         sources = [Source(d, loc, q) for d, loc, q in doc["sources"]]
@@ -313,8 +315,10 @@ LANGS = ["en", "nl"]
 
 def is_current(data: bytes) -> bool:
     """Whether stored facts were written by this code (else they are computed again)."""
+    import orjson
+
     try:
-        return bool(json.loads(data).get("code") == view_code())
+        return bool(orjson.loads(data).get("code") == view_code())
     except (ValueError, AttributeError):
         return False
 
@@ -492,6 +496,15 @@ def short_codes(bottlenecks: list[str], notation: dict[str, str]) -> dict[str, s
 def as_json(cov: Coverage) -> list[dict[str, object]]:
     """The stable JSON contract of `dkg report coverage --format json`."""
     out: list[dict[str, object]] = []
+    # stored facts share one Source object between all the cells it cites: convert each once
+    written: dict[int, dict[str, str | None]] = {}
+
+    def cited(s: Source) -> dict[str, str | None]:
+        found = written.get(id(s))
+        if found is None:
+            found = written[id(s)] = s.as_json()
+        return found
+
     for b in cov.bottlenecks:
         out.append(
             {
@@ -510,7 +523,7 @@ def as_json(cov: Coverage) -> list[dict[str, object]]:
                         "label": cov.labels.get(c.intervention, local(c.intervention)),
                         "standing": c.standing,
                         "via": local(c.via) if c.via else None,
-                        "sources": [s.as_json() for s in c.sources],
+                        "sources": [cited(s) for s in c.sources],
                     }
                     for c in cov.row(b)
                 ],
