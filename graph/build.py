@@ -19,10 +19,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, parse
 
@@ -38,11 +40,12 @@ from graph.cache import (
     chunk_stream,
     counts,
     headers,
-    infer_and_validate,
+    infer,
     previous_snapshot,
     read_project,
     replace_inferred,
     reuse,
+    validate_graphs,
     working_store,
 )
 from graph.check import CheckResult
@@ -51,6 +54,7 @@ from graph.layout import current_snapshot, default_out
 from graph.load import Corpus
 
 Progress = Callable[[str], None]
+T = TypeVar("T")
 
 
 @dataclass
@@ -64,7 +68,12 @@ class Compiled:
     validated: str  # what the validation depended on (see graph.cache.validation_context)
     counts: dict[str, int]
     previous: Previous | None = None  # the snapshot whose store the new one is made from
-    views: dict[str, bytes] = field(default_factory=dict)  # file name -> content, see _views
+    made: Callable[[], dict[str, bytes]] = dict  # waits for the views, see _views
+
+    @property
+    def views(self) -> dict[str, bytes]:
+        """File name -> content of each view (see _views), once they are computed."""
+        return self.made()
 
     def graphs(self) -> list[Chunk | Unit]:
         """Every named graph, in output order."""
@@ -118,14 +127,19 @@ def _compile(
     if on_read is not None:
         on_read(project)
     again = _reused(project, previous, shapes, views)
+    made: Callable[[], dict[str, bytes]] = dict
     if again is not None:
         say("no graph changed since the last build: nothing to infer, validate or compute")
-        inferred, validated, made = again
+        inferred, validated, stored = again
+        made = stored.copy
     else:
         store = working_store(project, say)
         changed = changed_graphs(project, previous)
-        inferred, validated = infer_and_validate(project, store, changed, previous, shapes, say)
-        made = _views(store, say) if views else {}
+        inferred = infer(project, store, say)
+        if views:
+            say("computing the coverage matrix, beside the rest of the build")
+            made = _in_background(lambda: _views(store))
+        validated = validate_graphs(project, store, inferred, changed, previous, shapes, say)
         del store
     stats = counts(project, inferred)
     return Compiled(
@@ -133,13 +147,31 @@ def _compile(
     )
 
 
-def _views(store: Store, say: Progress) -> dict[str, bytes]:
+def _in_background(work: Callable[[], T]) -> Callable[[], T]:
+    """Start work in a thread; return a function that waits for its result (or raises its error).
+
+    pyoxigraph lets go of the GIL while it evaluates a query, so the coverage facts are computed
+    while the shapes are checked and the files written (4-6 s of a 100,000-claim build). A daemon
+    thread, so that a build that fails meanwhile exits without waiting for it.
+    """
+    done: Future[T] = Future()
+
+    def run() -> None:
+        try:
+            done.set_result(work())
+        except BaseException as exc:  # handed to whoever waits for the result
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="dkg-views", daemon=True).start()
+    return done.result
+
+
+def _views(store: Store) -> dict[str, bytes]:
     """What the reports would otherwise compute from the whole graph on every run, computed once
     from the build's in-memory store: the facts of the coverage matrix (graph.reports.coverage)."""
     from graph.reports import coverage
     from graph.store import EmbeddedBackend
 
-    say("storing the coverage matrix")
     facts = coverage.facts(EmbeddedBackend.over(store), coverage.LANGS)
     return {coverage.VIEW: facts.to_json()}
 
@@ -400,13 +432,13 @@ def write_build(
                     writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
                 files = _write_outputs(compiled, tmp)
-                for name, data in sorted(compiled.views.items()):
-                    _write(tmp / name, data)
-                    files[name] = hashlib.sha256(data).hexdigest()
                 digest = files[C.OUT_NQUADS]
                 target = snapshots / digest[:16]
                 say("writing the embedded store")
                 writer.finish(compiled.inferred)
+                for name, data in sorted(compiled.views.items()):  # waits for them (see _compile)
+                    _write(tmp / name, data)
+                    files[name] = hashlib.sha256(data).hexdigest()
                 manifest = {
                     "format": 1,
                     "digest": digest,

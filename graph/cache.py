@@ -833,45 +833,52 @@ def reuse(project: Project, previous: Previous | None) -> Chunk | None:
     return inferred if validation_context(project, inferred) == previous.validated else None
 
 
-def infer_and_validate(
-    project: Project,
-    store: Store,
-    changed: set[str] | None,
-    previous: Previous | None,
-    shapes: bool,
-    say: Say,
-    every_format: bool = True,
-) -> tuple[Chunk, str]:
-    """Run the rules (adding the inferred graph to the store) and the shapes; DataError if wrong.
-
-    Returns the inferred graph and the validation context digest.
-    """
+def infer(project: Project, store: Store, say: Say, every_format: bool = True) -> Chunk:
+    """Run the rules, adding what they infer to the store; return the inferred graph. DataError
+    if a rule is wrong."""
     from graph.rules import apply_rules, load_rules
-    from graph.validate import validate
 
-    ontology_dir = project.root / C.ONTOLOGY_DIRNAME
-    rules = load_rules(ontology_dir)
+    rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
     say(f"applying {len(rules)} rule(s)")
     inferred, rule_problems = apply_rules(store, rules)
     if rule_problems:
         raise DataError(rule_problems)
-    chunk = make_chunk(C.INFERRED_GRAPH, inferred, every_format)
-    context = validation_context(project, chunk)
-    if shapes:
-        scope = None
-        if changed is not None and previous is not None and previous.validated == context:
-            # only the changed graphs can hold new violations (see the module docstring)
-            scope = sorted(changed | {C.INFERRED_GRAPH})
-        say(
-            "validating against the SHACL shapes"
-            + (f" ({len(scope)} changed graphs)" if scope else "")
-        )
-        violations = validate(
-            store, ontology_dir / C.SHAPES_FILE, LazyLocations(project), graphs=scope
-        )
-        if violations:
-            raise DataError(violations)
-    return chunk, context if shapes else ""  # unvalidated: the next build validates it all
+    return make_chunk(C.INFERRED_GRAPH, inferred, every_format)
+
+
+def validate_graphs(
+    project: Project,
+    store: Store,
+    inferred: Chunk,
+    changed: set[str] | None,
+    previous: Previous | None,
+    shapes: bool,
+    say: Say,
+) -> str:
+    """Check the shapes (on the changed graphs only, when the previous snapshot was validated in
+    the same context); DataError listing the violations. Returns the validation context digest,
+    or "" if the shapes were not checked."""
+    from graph.validate import validate
+
+    context = validation_context(project, inferred)
+    if not shapes:
+        return ""  # unvalidated: the next build validates it all
+    scope = None
+    if changed is not None and previous is not None and previous.validated == context:
+        # only the changed graphs can hold new violations (see the module docstring)
+        scope = sorted(changed | {C.INFERRED_GRAPH})
+    say(
+        "validating against the SHACL shapes" + (f" ({len(scope)} changed graphs)" if scope else "")
+    )
+    violations = validate(
+        store,
+        project.root / C.ONTOLOGY_DIRNAME / C.SHAPES_FILE,
+        LazyLocations(project),
+        graphs=scope,
+    )
+    if violations:
+        raise DataError(violations)
+    return context
 
 
 def counts(project: Project, inferred: Chunk) -> dict[str, int]:

@@ -313,3 +313,24 @@ def test_check_after_a_build_validates_only_what_changed(project: Path, tmp_path
         compile_project(project, said.append)
     assert any("should be a Actor" in p.message for p in caught.value.problems)
     assert any("validating" in s and "changed graphs" in s for s in said), said
+
+
+def test_a_failure_computing_the_views_fails_the_build_and_keeps_the_last(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graph.build
+    from graph.errors import RunError
+
+    out = tmp_path / "out"
+    _, before = build(project, out)
+    GENERATE.edit_one(project)
+
+    def broken(store: Store) -> dict[str, bytes]:
+        raise RunError("the disk is full")
+
+    monkeypatch.setattr(graph.build, "_views", broken)  # runs in its own thread
+    with pytest.raises(RunError, match="the disk is full"):
+        build(project, out)
+    assert (out / "current").resolve() == before
+    assert sorted(p.name for p in (out / "snapshots").iterdir()) == [before.name]
+    assert not list(out.glob(".tmp-*"))
