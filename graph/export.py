@@ -121,18 +121,23 @@ def to_json(g: nx.MultiDiGraph) -> bytes:
 
 
 def to_csv(g: nx.MultiDiGraph, lang: str = "nl") -> dict[str, bytes]:
-    """nodes.csv and edges.csv, with the column names Gephi's spreadsheet import expects."""
+    """nodes.csv and edges.csv, with the column names Gephi's spreadsheet import expects; text
+    that a spreadsheet would run as a formula is written as text (see spreadsheet_cell)."""
+    from graph.reports.base import spreadsheet_cell
+
     flat = flat_graph(g, lang)
     nodes = io.StringIO()
     w = csv.writer(nodes, lineterminator="\n")
     w.writerow(["Id", "Label", *NODE_COLUMNS[2:]])
     for n, d in flat.nodes(data=True):
-        w.writerow([n, d["label"], *(d[c] for c in NODE_COLUMNS[2:])])
+        w.writerow(map(spreadsheet_cell, [n, d["label"], *(d[c] for c in NODE_COLUMNS[2:])]))
     edges = io.StringIO()
     w = csv.writer(edges, lineterminator="\n")
     w.writerow(["Source", "Target", "Type", "Id", "Label", *EDGE_COLUMNS])
     for u, v, k, d in flat.edges(keys=True, data=True):
-        w.writerow([u, v, "Directed", k, d["label"], *(d[c] for c in EDGE_COLUMNS)])
+        w.writerow(
+            map(spreadsheet_cell, [u, v, "Directed", k, d["label"], *(d[c] for c in EDGE_COLUMNS)])
+        )
     return {"nodes.csv": nodes.getvalue().encode(), "edges.csv": edges.getvalue().encode()}
 
 

@@ -294,6 +294,82 @@ def test_markdown_reports_carry_no_markup_from_the_data(
     tally["markdown reports with payloads, no markup"] += 1
 
 
+# --- CSV: text from the data never becomes a spreadsheet formula ---------------------------------------
+
+FORMULAS = (
+    '=HYPERLINK("https://example.org/x","click")',
+    "+cmd|' /C calc'!A0",
+    "-2+3+cmd|' /C calc'!A0",
+    "@SUM(1+1)*cmd|' /C calc'!A0",
+)
+
+
+@pytest.fixture(scope="module")
+def formulas(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The valid corpus with every label, description and note starting as a formula, built."""
+    from graph.build import build
+
+    base = tmp_path_factory.mktemp("formulas")
+    root = copy_project(base / "project")
+    reg = yaml.safe_load((root / "extract/entities.yaml").read_text(encoding="utf-8"))
+    for n, ent in enumerate(reg["entities"]):
+        i = ent["id"]
+        ent["label"] = {"nl": f"{FORMULAS[n % 4]} {i}", "en": f"{FORMULAS[(n + 1) % 4]} {i}"}
+        ent["description"] = {"nl": FORMULAS[(n + 2) % 4], "en": FORMULAS[(n + 3) % 4]}
+    _write(root / "extract/entities.yaml", reg)
+    doc = yaml.safe_load((root / "extract/documents/mini.yaml").read_text(encoding="utf-8"))
+    for n, claim in enumerate(doc["claims"]):
+        claim["note"] = FORMULAS[n % 4]
+    _write(root / "extract/documents/mini.yaml", doc)
+    build(root, base / "build")
+    return root, base / "build"
+
+
+def _cells(text: str) -> list[str]:
+    import csv
+    import io
+
+    return [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+
+
+def _is_formula(cell: str) -> bool:
+    return cell.startswith(("=", "+", "-", "@", "\t", "\r")) and not re.fullmatch(
+        r"[+-]?\d+(\.\d*)?", cell
+    )
+
+
+@pytest.mark.parametrize(
+    "report",
+    [["coverage"], ["gaps"], ["money"], ["timeline"], ["commitments"], ["sources"], ["show", "secfund"],
+     ["show", "mini"]],
+    ids=lambda r: "-".join(r),
+)  # fmt: skip
+def test_csv_reports_write_formulas_from_the_data_as_text(
+    report: list[str], formulas: tuple[Path, Path], tally: Counter[str]
+) -> None:
+    root, out = formulas
+    result = dkg(root, out, "report", *report, "--format", "csv", "--quotes", "--lang", "en")
+    assert result.exit_code == 0, result.output
+    cells = _cells(result.stdout)
+    assert not [c for c in cells if _is_formula(c)]
+    if report[0] in {"coverage", "show"}:  # these name entities: their labels are there, as text
+        assert any(c.startswith(("'=HYPERLINK", "'+cmd", "'-2+3", "'@SUM")) for c in cells), cells
+    tally["CSV reports with formulas in the data, written as text"] += 1
+
+
+def test_csv_export_writes_formulas_from_the_data_as_text(
+    formulas: tuple[Path, Path], tmp_path: Path
+) -> None:
+    root, out = formulas
+    result = dkg(root, out, "export", "--format", "csv", "-o", str(tmp_path / "csv"))
+    assert result.exit_code == 0, result.output
+    for name in ("nodes.csv", "edges.csv"):
+        cells = _cells((tmp_path / "csv" / name).read_text(encoding="utf-8"))
+        assert not [c for c in cells if _is_formula(c)], name
+    nodes = (tmp_path / "csv" / "nodes.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in nodes and "'+cmd" in nodes
+
+
 # --- SPARQL: values from the command line are bound, never pasted -------------------------------------
 
 BREAKOUTS = [

@@ -210,6 +210,19 @@ def _markdown(report: Report, quotes: bool) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")  # what makes a spreadsheet read a cell as a formula
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as the text it is: text that would start a formula
+    (a label or quote beginning with '=', '+', '-', '@') gets a leading apostrophe, as OWASP
+    advises against CSV injection; numbers, and text that is one, are left as they are."""
+    if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
 def _csv(report: Report, quotes: bool) -> str:
     sections = [s for s in report.sections if s.in_csv]
     many = len(sections) > 1
@@ -241,5 +254,5 @@ def _csv(report: Report, quotes: bool) -> str:
                     row.append(by_key[h].text(r.get(h)))
                 else:
                     row.append("")
-            writer.writerow(row)
+            writer.writerow([spreadsheet_cell(c) for c in row])
     return buf.getvalue()
