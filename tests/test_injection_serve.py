@@ -11,13 +11,11 @@ request bodies, serves no path outside its fixed routes however the path is writ
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
-import re
 import socket
-import subprocess
-import sys
 import time
 import urllib.parse
 from collections import Counter
@@ -29,6 +27,8 @@ import pytest
 import yaml
 from test_injection import CHROMIUM, CHROMIUM_ARGS, TEMPLATES, Visit
 
+from tests.serving import serving
+
 pytestmark = pytest.mark.server
 
 TIMEOUT = 2.0  # the server's query timeout in these tests
@@ -37,29 +37,14 @@ FOREVER = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?
 
 
 class Server:
-    """A real `dkg serve` process; .url is where it listens."""
+    """A real `dkg serve` process (started by tests.serving); .url is where it listens."""
 
     def __init__(self, root: Path, out: Path, *args: str):
-        cmd = [
-            sys.executable,
-            "-m",
-            "graph",
-            "-C",
-            str(root),
-            "serve",
-            "-o",
-            str(out),
-            "--port",
-            "0",
-            *args,
-        ]
-        env = {k: v for k, v in os.environ.items() if k != "DKG_BUILD"}
-        self.proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, env=env, cwd=root)
-        assert self.proc.stderr is not None
-        line = self.proc.stderr.readline()
-        m = re.search(r"at (http://([\d.]+):(\d+)/)", line)
-        assert m, line + self.proc.stderr.read()
-        self.url, self.host, self.port = m[1], m[2], int(m[3])
+        self._running = contextlib.ExitStack()
+        self.url = self._running.enter_context(serving(out, *args, root=root)) + "/"
+        where = urllib.parse.urlsplit(self.url)
+        assert where.hostname is not None and where.port is not None
+        self.host, self.port = where.hostname, where.port
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None, timeout: float = 30) -> tuple[int, dict[str, str], bytes]:  # fmt: skip
@@ -88,12 +73,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server (and its workers)."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self._running.close()
 
 
 @pytest.fixture(scope="module")
