@@ -280,7 +280,15 @@ def measure(
         return median(results)
 
     rows.append(("dkg --help", one("help", [*DKG, "--help"], max(repeat, 5)), None))
-    rows.append(("check", one("check", [*DKG, "-C", str(project), "check"]), naive_run("check")))
+    # cold: no build folder, so no cache and no snapshot to check against
+    cold = {"DKG_BUILD": str(work / f"nothing-{claims}")}
+    rows.append(
+        (
+            "check",
+            one("check", [*DKG, "-C", str(project), "check"], env_=cold),
+            naive_run("check"),
+        )
+    )
 
     full = work / f"full-{claims}"
 
@@ -307,6 +315,19 @@ def measure(
 
     incremental = one("inc", [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"], before=edit)
     rows.append(("rebuild after one edit", incremental, naive_run("build")))
+    # after a build, `dkg check` validates only what changed since it (and reuses its cache)
+    rows.append(
+        (
+            "check after one edit",
+            one(
+                "check-inc",
+                [*DKG, "-C", str(edited), "check"],
+                env_={"DKG_BUILD": str(inc)},
+                before=lambda i: edit_one(edited, 100 + i),
+            ),
+            naive_run("check"),
+        )
+    )
     rows.append(
         (
             "coverage report",
