@@ -13,9 +13,8 @@ from pathlib import Path
 from tests.conftest import ROOT
 
 
-@contextlib.contextmanager
-def serving(out: Path, *args: str, root: Path = ROOT) -> Iterator[str]:
-    """Run `dkg serve --port 0` over the build in out; yield its base URL."""
+def start(out: Path, *args: str, root: Path = ROOT) -> tuple[subprocess.Popen[str], str]:
+    """Start `dkg serve --port 0` over the build in out; return the process and its base URL."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -30,7 +29,7 @@ def serving(out: Path, *args: str, root: Path = ROOT) -> Iterator[str]:
             "0",
             *args,
         ],
-        stdout=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -44,11 +43,27 @@ def serving(out: Path, *args: str, root: Path = ROOT) -> Iterator[str]:
                 break
         m = re.search(r"http://([\d.]+):(\d+)/", line)
         assert m, f"dkg serve did not start: {line!r}"
-        yield f"http://{m[1]}:{m[2]}"
+        return proc, f"http://{m[1]}:{m[2]}"
+    except BaseException:
+        stop(proc)
+        raise
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop a server started by start (and its workers)."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def serving(out: Path, *args: str, root: Path = ROOT) -> Iterator[str]:
+    """Run `dkg serve --port 0` over the build in out; yield its base URL."""
+    proc, url = start(out, *args, root=root)
+    try:
+        yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)

@@ -11,7 +11,6 @@ request bodies, serves no path outside its fixed routes however the path is writ
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import os
@@ -27,7 +26,7 @@ import pytest
 import yaml
 from test_injection import CHROMIUM, CHROMIUM_ARGS, TEMPLATES, Visit
 
-from tests.serving import serving
+from tests.serving import start, stop
 
 pytestmark = pytest.mark.server
 
@@ -40,8 +39,8 @@ class Server:
     """A real `dkg serve` process (started by tests.serving); .url is where it listens."""
 
     def __init__(self, root: Path, out: Path, *args: str):
-        self._running = contextlib.ExitStack()
-        self.url = self._running.enter_context(serving(out, *args, root=root)) + "/"
+        self.proc, url = start(out, *args, root=root)
+        self.url = url + "/"
         where = urllib.parse.urlsplit(self.url)
         assert where.hostname is not None and where.port is not None
         self.host, self.port = where.hostname, where.port
@@ -73,7 +72,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop the server (and its workers)."""
-        self._running.close()
+        stop(self.proc)
 
 
 @pytest.fixture(scope="module")
