@@ -285,6 +285,21 @@ def test_new_shapes_that_hold_are_checked_once(project: Path, tmp_path: Path) ->
     assert (out / "current").resolve() == before  # the same graphs: the same snapshot
 
 
+def test_a_lost_inferred_graph_is_inferred_again(project: Path, tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "out"
+    _, snapshot = build(project, out)
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    key = manifest["graphs"]["https://w3id.org/dkg/graph/inferred"]
+    entry = out / "cache" / "graphs" / key[:2] / f"{key}.pkl"
+    entry.write_bytes(entry.read_bytes()[:100])  # a damaged entry reads as missing
+    said = steps(project, out)
+    assert any(s.startswith("applying") for s in said), said
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_coverage_facts_from_other_code_are_computed_again(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _, snapshot = build(project, out)
