@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ROOT
 
@@ -49,8 +50,8 @@ def start(out: Path, *args: str, root: Path = ROOT) -> tuple[subprocess.Popen[st
         raise
 
 
-def stop(proc: subprocess.Popen[str]) -> None:
-    """Stop a server started by start (and its workers)."""
+def stop(proc: subprocess.Popen[Any]) -> None:
+    """Stop a server process (and its workers): politely, then by force after 10 s."""
     proc.terminate()
     try:
         proc.wait(10)

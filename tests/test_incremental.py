@@ -249,19 +249,20 @@ def test_when_no_graph_changed_nothing_is_inferred_validated_or_computed_again(
     ).read_bytes()
 
 
+def add_shape(project: Path, constraint: str) -> None:
+    """Add a shape to the project: every claim has the property constraint (path first)."""
+    shapes = project / "ontology" / "shapes.ttl"
+    text = shapes.read_text(encoding="utf-8")
+    shape = f"dkgsh:Added a sh:NodeShape ; sh:targetClass dkg:Claim ; sh:property [ sh:path {constraint} ] .\n"
+    shapes.write_text(text + "\n" + shape, encoding="utf-8")
+
+
 def test_changed_shapes_are_checked_although_no_graph_changed(
     project: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
     _, before = build(project, out)
-    shapes = project / "ontology" / "shapes.ttl"
-    shapes.write_text(
-        shapes.read_text(encoding="utf-8")
-        + "\ndkgsh:Everything a sh:NodeShape ; sh:targetClass dkg:Claim ;\n"
-        "    sh:property [ sh:path dkg:reviewedBy ; sh:minCount 1 ;"
-        ' sh:message "a claim names its reviewer" ] .\n',
-        encoding="utf-8",
-    )
+    add_shape(project, 'dkg:reviewedBy ; sh:minCount 1 ; sh:message "a claim names its reviewer"')
     with pytest.raises(DataError) as caught:
         build(project, out)
     assert "a claim names its reviewer" in str(caught.value.problems)
@@ -271,13 +272,7 @@ def test_changed_shapes_are_checked_although_no_graph_changed(
 def test_new_shapes_that_hold_are_checked_once(project: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     _, before = build(project, out)
-    shapes = project / "ontology" / "shapes.ttl"
-    shapes.write_text(
-        shapes.read_text(encoding="utf-8")
-        + "\ndkgsh:Subjects a sh:NodeShape ; sh:targetClass dkg:Claim ;\n"
-        "    sh:property [ sh:path rdf:subject ; sh:minCount 1 ] .\n",
-        encoding="utf-8",
-    )
+    add_shape(project, "rdf:subject ; sh:minCount 1")
     said = steps(project, out)
     assert "validating against the SHACL shapes" in said, said  # every graph, not a scope
     said = steps(project, out)

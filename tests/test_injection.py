@@ -274,12 +274,12 @@ def test_coverage_svg_runs_no_payload(
     tally["payloads in the coverage SVG, none ran"] += len(used)
 
 
-@pytest.mark.parametrize(
-    "report",
-    [["coverage"], ["gaps"], ["money"], ["timeline"], ["commitments"], ["sources"], ["show", "secfund"],
-     ["show", "mini"]],
-    ids=lambda r: "-".join(r),
-)  # fmt: skip
+# every report, with a target for those that need one
+REPORTS = [["coverage"], ["gaps"], ["money"], ["timeline"], ["commitments"], ["sources"],
+           ["show", "secfund"], ["show", "mini"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("report", REPORTS, ids=lambda r: "-".join(r))
 def test_markdown_reports_carry_no_markup_from_the_data(
     report: list[str], hostile: tuple[Path, Path, dict[str, str]], tally: Counter[str]
 ) -> None:
@@ -338,12 +338,7 @@ def _is_formula(cell: str) -> bool:
     )
 
 
-@pytest.mark.parametrize(
-    "report",
-    [["coverage"], ["gaps"], ["money"], ["timeline"], ["commitments"], ["sources"], ["show", "secfund"],
-     ["show", "mini"]],
-    ids=lambda r: "-".join(r),
-)  # fmt: skip
+@pytest.mark.parametrize("report", REPORTS, ids=lambda r: "-".join(r))
 def test_csv_reports_write_formulas_from_the_data_as_text(
     report: list[str], formulas: tuple[Path, Path], tally: Counter[str]
 ) -> None:

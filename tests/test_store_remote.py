@@ -30,6 +30,7 @@ from graph.cli import main
 from graph.query import stored_queries
 from graph.store import Endpoint, RemoteBackend, derive_graph_store, open_backend
 from tests.conftest import ROOT
+from tests.serving import stop
 
 pytestmark = pytest.mark.server
 
@@ -79,12 +80,7 @@ def oxigraph_server(data: Path, *flags: str) -> Iterator[str]:
                 time.sleep(0.05)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 @pytest.fixture(scope="module")
