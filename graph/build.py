@@ -592,7 +592,8 @@ def check_command(ctx: click.Context, no_shapes: bool, per_answer: bool) -> None
     """Check extract/ and ontology/: YAML, types, references, quotes, rules and SHACL shapes.
 
     Reports every problem as `ERROR file:line:col message`. Exit 0 clean, 1 data errors,
-    2 could not run.
+    2 could not run. After `dkg build`, the shapes are checked again only on what changed since
+    (the build folder is read, never written).
     """
     from graph.progress import done, reporter
 
