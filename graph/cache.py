@@ -119,21 +119,31 @@ def make_chunk(graph: str, quads: Iterable[Quad] | bytes, every_format: bool = T
     """Sort and serialise the quads of one named graph (deterministic: sorted, no blank nodes).
 
     quads may be given as N-Quads. The order is that of the N-Quads lines as bytes, which is the
-    order of (subject, predicate, object) as N-Triples strings: sorting the lines in C is ten times
-    faster than sorting the terms in Python, and gives the same bytes.
+    order of (subject, predicate, object) as N-Triples strings: a quad's str() is its line, and
+    UTF-8 keeps the order of code points.
+
+    Given N-Quads, the lines are sorted (in C, ten times faster than sorting terms in Python) and
+    parsed only if the other formats are wanted. Given quads, they are sorted as they are: parsing
+    them again from N-Quads took twice as long (1.8 million quads at 100,000 claims). Either way
+    the parse is lenient, as everywhere the build reads N-Quads that pyoxigraph wrote.
     """
-    nq = quads if isinstance(quads, bytes) else serialize(quads, format=RdfFormat.N_QUADS) or b""
-    lines = sorted(set(nq.splitlines(keepends=True)))
-    nq = b"".join(lines)
+    ordered: list[Quad] | None = None
+    if isinstance(quads, bytes):
+        lines = sorted(set(quads.splitlines(keepends=True)))
+        nq, size = b"".join(lines), len(lines)
+    else:
+        ordered = sorted(set(quads), key=str)
+        nq, size = serialize(ordered, format=RdfFormat.N_QUADS) or b"", len(ordered)
     if not every_format:
-        return Chunk(graph, len(lines), nq)
-    ordered = list(parse(nq, format=RdfFormat.N_QUADS))
+        return Chunk(graph, size, nq)
+    if ordered is None:
+        ordered = list(parse(nq, format=RdfFormat.N_QUADS, lenient=True))
     trig = _body(serialize(ordered, format=RdfFormat.TRIG, prefixes=PREFIXES) or b"")
     ttl = _body(
         serialize([q.triple for q in ordered], format=RdfFormat.TURTLE, prefixes=PREFIXES) or b""
     )
     jsonld = (serialize(ordered, format=RdfFormat.JSON_LD) or b"[]")[1:-1]
-    return Chunk(graph, len(lines), nq, trig, ttl, jsonld)
+    return Chunk(graph, size, nq, trig, ttl, jsonld)
 
 
 def headers() -> tuple[bytes, bytes]:

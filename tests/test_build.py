@@ -13,13 +13,16 @@ from pathlib import Path
 import pytest
 import rdflib
 from click.testing import CliRunner
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, serialize
 from rdflib.compare import isomorphic
 
 from graph.build import build, current_snapshot
+from graph.cache import make_chunk
 from graph.cli import main
 from graph.store import open_backend
 from tests.conftest import DATA, ROOT, copy_project
 
+RDFS_LABEL = "http://www.w3.org/2000/01/rdf-schema#label"
 OUTPUTS = ["dkg.trig", "dkg.ttl", "dkg.nq", "dkg.jsonld", "manifest.json"]
 
 
@@ -73,6 +76,31 @@ def test_formats_hold_the_same_graph(built: Path) -> None:
     for s, p, o, _g in nq.quads((None, None, None, None)):
         union.add((s, p, o))
     assert isomorphic(union, rdflib.Graph().parse(snap / "dkg.ttl", format="turtle"))
+
+
+def test_a_graph_serialises_the_same_from_quads_and_from_n_quads() -> None:
+    """make_chunk sorts quads by their str() and N-Quads by their lines: the same order and bytes,
+    whatever the literals hold (escapes, quotes, non-ASCII, tags and datatypes)."""
+    g = NamedNode("https://w3id.org/dkg/graph/doc")
+    s = [NamedNode(f"https://w3id.org/dkg/id/{x}") for x in ("a", "b", "ä", "a-b", "a/b")]
+    p = [NamedNode(RDFS_LABEL), NamedNode("https://w3id.org/dkg/ontology#quote")]
+    objects = [
+        Literal('he said "ja"\nand \\ left'),
+        Literal("Financiën", language="nl"),
+        Literal("Financiën", language="en"),
+        Literal("tab\there\r"),
+        Literal("2025", datatype=NamedNode("http://www.w3.org/2001/XMLSchema#gYear")),
+        Literal("€ 1 mld"),
+        Literal(""),
+        s[1],
+    ]
+    quads = [Quad(a, b, o, g) for a in s for b in p for o in objects]
+    shuffled = [*quads[::-1], *quads[::3]]  # out of order, with repeats
+    from_quads = make_chunk(g.value, shuffled)
+    from_lines = make_chunk(g.value, serialize(shuffled, format=RdfFormat.N_QUADS) or b"")
+    assert from_quads == from_lines
+    lines = from_quads.nq.splitlines()
+    assert lines == sorted(set(lines)) and from_quads.quads == len(quads)
 
 
 def test_named_graph_per_source_document(backend) -> None:  # type: ignore[no-untyped-def]
