@@ -566,12 +566,24 @@ def projection_from(
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then one rename."""
+    """Write a file whole or not at all: a temporary file beside it, then one rename. Makes the
+    folders it needs; RunError naming the path if it cannot (a file in the way, no permission, a
+    full disk), and then nothing is left behind."""
     import os
     import tempfile
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise RunError(f"{path} is a folder; give a file name")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except (FileExistsError, NotADirectoryError):  # a file where a folder should be
+        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
+        raise RunError(
+            f"cannot write {path}: {blocker} is a file, not a folder; choose another path"
+        ) from None
+    except OSError as exc:
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -579,9 +591,11 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
         raise
 
 

@@ -510,6 +510,8 @@ def write_output(out: str, text: str) -> None:
     try:
         tmp.write_text(text, encoding="utf-8", newline="")
         os.replace(tmp, path)
+    except OSError as exc:  # no permission, a full disk: the old file, if any, is untouched
+        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -124,3 +124,32 @@ def test_no_build_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "run `dkg build` first" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["export", "--format", "json"],
+        ["export", "--format", "csv"],
+        ["render"],
+        ["render", "--view", "coverage", "--format", "svg"],
+        ["report", "coverage"],
+        ["query", "SELECT ?s WHERE { ?s a dkg:Claim } LIMIT 1"],
+    ],
+    ids=lambda c: "-".join(c[:3] if c[0] != "query" else c[:1]),
+)
+def test_writing_under_a_file_fails_with_the_path_and_writes_nothing(
+    built: tuple[Path, Path], tmp_path: Path, command: list[str]
+) -> None:
+    """A file where the output's folder should be: exit 2 and a message naming it, no traceback."""
+    root, out = built
+    blocker = tmp_path / "taken"
+    blocker.write_text("keep me")
+    target = blocker / "sub" / "result.out"
+    result = CliRunner().invoke(
+        main, ["-C", str(root), *command, "-o", str(target)], env={"DKG_BUILD": str(out)}
+    )
+    assert result.exit_code == 2, result.output
+    assert str(blocker) in result.stderr
+    assert "Traceback" not in result.output and "internal error" not in result.stderr
+    assert blocker.read_text() == "keep me" and sorted(tmp_path.iterdir()) == [blocker]
