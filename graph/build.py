@@ -50,7 +50,7 @@ from graph.cache import (
 )
 from graph.check import CheckResult
 from graph.errors import Problem, RunError, display_path
-from graph.layout import current_snapshot, default_out
+from graph.layout import current_snapshot, default_out, make_folder
 from graph.load import Corpus
 
 Progress = Callable[[str], None]
@@ -363,7 +363,7 @@ _HELD: set[Path] = set()  # build folders this process holds the lock of
 @contextlib.contextmanager
 def build_lock(out: Path, progress: Progress | None = None) -> Iterator[None]:
     """Serialise builds into one output folder: a second build waits for the first."""
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     key = out.resolve()
     if key in _HELD:  # build() holds it around compiling and writing
         yield

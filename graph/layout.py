@@ -26,3 +26,21 @@ def current_snapshot(out: Path) -> Path:
     if not (target / C.OUT_MANIFEST).is_file():
         raise RunError(f"no build in {display_path(out)}; run `dkg build` first")
     return target
+
+
+def make_folder(folder: Path, target: Path | None = None) -> None:
+    """Make folder and its parents, for writing target (default: the folder itself) into; RunError
+    naming what is in the way (a file where a folder should be, no permission) if it cannot."""
+    what = display_path(target or folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next(
+            (p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), folder
+        )
+        raise RunError(
+            f"cannot write {what}: {display_path(blocker)} is a file, not a folder; "
+            "choose another path"
+        ) from None
+    except OSError as exc:
+        raise RunError(f"cannot write {what}: {exc.strerror or exc}; choose another path") from None

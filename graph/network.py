@@ -572,16 +572,13 @@ def write_atomic(path: Path, data: bytes) -> None:
     import os
     import tempfile
 
+    from graph.layout import make_folder
+
     if path.is_dir():
         raise RunError(f"{path} is a folder; give a file name")
+    make_folder(path.parent, path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except (FileExistsError, NotADirectoryError):  # a file where a folder should be
-        blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), path.parent)
-        raise RunError(
-            f"cannot write {path}: {blocker} is a file, not a folder; choose another path"
-        ) from None
     except OSError as exc:
         raise RunError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
     try:

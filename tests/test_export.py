@@ -135,6 +135,7 @@ def test_no_build_is_a_clear_error(tmp_path: Path) -> None:
         ["render", "--view", "coverage", "--format", "svg"],
         ["report", "coverage"],
         ["query", "SELECT ?s WHERE { ?s a dkg:Claim } LIMIT 1"],
+        ["build"],
     ],
     ids=lambda c: "-".join(c[:3] if c[0] != "query" else c[:1]),
 )
