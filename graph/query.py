@@ -175,10 +175,18 @@ def parse_value(value: str) -> Term:
 
 
 def bind(text: str, values: dict[str, Term]) -> str:
-    """Set the query's parameters: replace `VALUES ?name {...}`, or add a trailing VALUES clause."""
+    """Set the query's parameters: replace `VALUES ?name {...}`, or add a trailing VALUES clause.
+
+    QueryError for a name the query does not use (outside its comments): a trailing VALUES of an
+    unused variable changes nothing, so a misspelt name would return every row in silence.
+    """
+    code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
     for name, term in values.items():
         if not _VAR.match(name):
             raise QueryError(f"{name!r} is not a variable name")
+        if not re.search(rf"[?$]{name}(?![A-Za-z0-9_])", code):
+            known = ", ".join(f"?{p}" for p in parameters(code)) or "none"
+            raise QueryError(f"the query has no variable ?{name} to bind (its parameters: {known})")
         block = re.compile(rf"VALUES\s+\?{name}\s*\{{[^{{}}]*\}}", re.IGNORECASE)
         replacement = f"VALUES ?{name} {{ {term.n3()} }}"
         if block.search(text):
@@ -586,7 +594,7 @@ def format_list(queries: list[StoredQuery], terminal: bool) -> str:
     "binds",
     multiple=True,
     metavar="NAME=VALUE",
-    help='Set a parameter (a VALUES ?NAME block) to an entity id, <iri>, prefix:local or "text". Repeatable.',
+    help='Set a parameter (a VALUES ?NAME block, or any variable the query uses) to an entity id, <iri>, prefix:local or "text". Repeatable.',
 )
 @click.option(
     "-t",

@@ -242,6 +242,23 @@ def test_bind_refuses_a_value_that_could_change_the_query(built: Path) -> None:
     assert "cannot read" in result.output
 
 
+def test_bind_refuses_a_name_the_query_does_not_use(built: Path) -> None:
+    """A misspelt parameter would add a VALUES block that changes nothing: every row, in silence."""
+    result = dkg(built, "query", "claims-of-document", "--bind", "documnet=secfund")
+    assert result.exit_code == 1
+    assert "no variable ?documnet to bind (its parameters: ?document)" in result.output
+    # named in the query's comments only is not used either
+    text = "# ?x is the instrument\nSELECT ?y WHERE { ?y a dkg:Instrument }"
+    with pytest.raises(QueryError, match=r"no variable \?x"):
+        bind(text, {"x": parse_value("secfund")})
+    # a longer name that starts with it is not it
+    with pytest.raises(QueryError, match=r"no variable \?doc "):
+        bind(
+            "SELECT ?document WHERE { ?document a dkg:SourceDocument }",
+            {"doc": Term("literal", "x")},
+        )
+
+
 def test_an_unknown_stored_query_gets_a_did_you_mean(built: Path) -> None:
     result = dkg(built, "query", "bottlenecks-per-actionline")
     assert result.exit_code == 1
