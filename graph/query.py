@@ -618,7 +618,8 @@ def query_command(
     """Run a SPARQL query: QUERY is SPARQL text, a .rq file, the name of a stored query, or - for stdin.
 
     The prefixes of the ontology and the standard vocabularies (dkg:, id:, claim:, skos:, prov:,
-    schema:, ...) are predeclared. The default graph is the union of every named graph.
+    schema:, ...) are predeclared. The default graph is the union of every named graph, unless
+    the query names its graphs with FROM.
 
     \b
     Examples:

@@ -18,6 +18,7 @@ import queue
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -63,20 +64,28 @@ def _worker(
     store_path: str, jobs: Any, results: Any, max_rows: int
 ) -> None:  # pragma: no cover - child process
     """Answer queries from the jobs pipe until it closes."""
-    from pyoxigraph import QueryBoolean, QuerySolutions, RdfFormat, Store, serialize
+    from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, RdfFormat, Store, serialize
 
     from graph import sparql_results as R
-    from graph.store import shift_position
+    from graph.store import declares_dataset, shift_position
 
     store = Store.read_only(store_path)
     header = C.sparql_prefixes()
     while True:
         try:
-            query, kind = jobs.recv()
+            query, kind, default, named = jobs.recv()
         except EOFError:
             return
         try:
-            res = store.query(header + query, use_default_graph_as_union=True)
+            if default or named:  # the dataset of the protocol request (SPARQL 1.1 Protocol 2.1.4)
+                res = store.query(
+                    header + query,
+                    default_graph=[NamedNode(g) for g in default],
+                    named_graphs=[NamedNode(g) for g in named] or None,
+                )
+            else:
+                union = not declares_dataset(query)
+                res = store.query(header + query, use_default_graph_as_union=union)
             if isinstance(res, QueryBoolean):
                 body = R.ask_xml(bool(res)) if kind == "xml" else R.ask_json(bool(res))
                 results.send(("ok", RESULT_TYPES["xml" if kind == "xml" else "json"], body))
@@ -143,15 +152,19 @@ class Pool:
         self.all.append(w)
         self.idle.put(w)
 
-    def run(self, query: str, kind: str) -> tuple[int, str, bytes]:
-        """Run a query; return (status, content type, body)."""
+    def run(
+        self, query: str, kind: str, default: Sequence[str] = (), named: Sequence[str] = ()
+    ) -> tuple[int, str, bytes]:
+        """Run a query over the union of the named graphs, or over the dataset given by graph
+        IRIs (default: merged into the default graph; named: the only named graphs); return
+        (status, content type, body)."""
         deadline = time.monotonic() + self.settings.timeout
         try:
             w = self.idle.get(timeout=self.settings.timeout)
         except queue.Empty:
             return 503, "text/plain", b"all query workers are busy; try again\n"
         try:
-            w.jobs.send((query, kind))
+            w.jobs.send((query, kind, list(default), list(named)))
             if not w.results.poll(max(0.0, deadline - time.monotonic())):
                 w.stop()
                 self.all.remove(w)
@@ -204,6 +217,17 @@ def negotiate(accept: str, graph: bool) -> str:
             if mime.strip() == candidate and q > best_q:
                 best, best_q = kind, q
     return best
+
+
+def _is_iri(text: str) -> bool:
+    """Whether text is an absolute IRI (as a graph name in a request must be)."""
+    from pyoxigraph import NamedNode
+
+    try:
+        NamedNode(text)
+    except ValueError:
+        return False
+    return True
 
 
 _CONSTRUCT = re.compile(
@@ -399,8 +423,16 @@ class Handler(BaseHTTPRequestHandler):
             self.fail(400, "give exactly one 'query' parameter")
             return
         query = queries[0]
+        dataset = {k: params.get(k, []) for k in ("default-graph-uri", "named-graph-uri")}
+        for name, iris in dataset.items():
+            bad = next((i for i in iris if not _is_iri(i)), None)
+            if bad is not None:
+                self.fail(400, f"{name} {bad!r} is not an absolute IRI")
+                return
         kind = negotiate(self.headers.get("Accept") or "", is_graph_query(query))
-        status, mime, out = self.app.pool.run(query, kind)
+        status, mime, out = self.app.pool.run(
+            query, kind, dataset["default-graph-uri"], dataset["named-graph-uri"]
+        )
         self.send(
             status, mime, out, {"Access-Control-Allow-Origin": "*"} if status == 200 else None
         )

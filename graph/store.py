@@ -205,7 +205,9 @@ class EmbeddedBackend:
 
     def _run(self, query: str) -> object:
         try:
-            return self.store.query(C.sparql_prefixes() + query, use_default_graph_as_union=True)
+            return self.store.query(
+                C.sparql_prefixes() + query, use_default_graph_as_union=not declares_dataset(query)
+            )
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax: {shift_position(str(exc))}") from exc
         except OSError as exc:
@@ -250,6 +252,29 @@ def shift_position(message: str) -> str:
         return f"line {max(1, int(m[1]) - _PREFIX_LINES)}, column {m[2]}"
 
     return re.sub(r"(\d+):(\d+)", fix, message, count=1)
+
+
+# Strings, IRIs and comments: what may hold the word FROM without it being the keyword. Long
+# strings first; an IRI holds no spaces, so `?a < ?b` is not taken for one.
+_NOT_CODE = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'(?:[^'\\\n]|\\.)*'"
+    r'|<[^<>"{}|^`\\\s]*>'
+    r"|#[^\n]*"
+)
+_FROM = re.compile(r"(?<![\w?$:])FROM\s", re.IGNORECASE)
+
+
+def declares_dataset(query: str) -> bool:
+    """Whether the query names its own dataset (FROM or FROM NAMED).
+
+    Queries read the union of the named graphs as their default graph, but pyoxigraph's
+    use_default_graph_as_union also overrides a FROM: a query that names its graphs is run as
+    written instead.
+    """
+    return bool(_FROM.search(_NOT_CODE.sub(" ", query)))
 
 
 # --- A SPARQL 1.1 server -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from click.testing import CliRunner, Result
 from graph.cli import main
 from graph.errors import QueryError
 from graph.query import bind, parameters, parse_value, query_form, run_query, stored_queries
-from graph.store import Term
+from graph.store import Term, declares_dataset
 
 ROOT = Path(__file__).resolve().parent.parent
 ID = "https://w3id.org/dkg/id/"
@@ -257,6 +257,41 @@ def test_bind_refuses_a_name_the_query_does_not_use(built: Path) -> None:
             "SELECT ?document WHERE { ?document a dkg:SourceDocument }",
             {"doc": Term("literal", "x")},
         )
+
+
+def test_a_query_that_names_its_graphs_reads_those_only(built: Path) -> None:
+    """The default graph is the union of the named graphs, unless the query says FROM."""
+    graph = "https://w3id.org/dkg/graph/antwoorden-mkb-defensiebedrijven-2025"
+    count = "SELECT (COUNT(*) AS ?n) {} WHERE {{ ?c a dkg:Claim }}"
+
+    def n(query: str) -> int:
+        result = dkg(built, "query", query, "-f", "csv")
+        assert result.exit_code == 0, result.output
+        return int(result.stdout.split()[1])
+
+    everything, one = n(count.format("")), n(count.format(f"FROM <{graph}>"))
+    assert one == n(f"SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{graph}> {{ ?c a dkg:Claim }} }}")
+    assert 0 < one < everything
+    assert n(count.format(f"FROM NAMED <{graph}>")) == 0  # named only: an empty default graph
+
+
+@pytest.mark.parametrize(
+    ("query", "declares"),
+    [
+        ("SELECT * FROM <g> WHERE {}", True),
+        ("select * from named <g> where {}", True),
+        ("SELECT * FROM ex:g WHERE {}", True),
+        ("SELECT *\nFROM\n<g> WHERE {}", True),
+        ("SELECT ?from WHERE { ?from a ?x }", False),
+        ("SELECT * WHERE { ?s dkg:fromDate ?d . ?s ex:from ?x }", False),
+        ('SELECT * WHERE { ?s ?p "FROM <x>" }', False),
+        ("SELECT * WHERE { ?s ?p '''a\nFROM <x>''' }", False),
+        ("# FROM <x>\nSELECT * WHERE { ?s ?p ?o }", False),
+        ("SELECT * WHERE { ?s <http://e/FROM> ?o FILTER(?a < ?b) }", False),
+    ],
+)
+def test_declares_dataset_finds_the_keyword_only(query: str, declares: bool) -> None:
+    assert declares_dataset(query) is declares
 
 
 def test_an_unknown_stored_query_gets_a_did_you_mean(built: Path) -> None:

@@ -202,6 +202,38 @@ def test_bad_requests_get_a_message(url: str) -> None:
     assert status == 415
 
 
+def test_the_dataset_of_the_request_or_the_query_is_the_one_read(url: str) -> None:
+    """SPARQL 1.1 Protocol 2.1.4: default-graph-uri and named-graph-uri, else the query's FROM,
+    else the union of the named graphs."""
+    mkb = "https://w3id.org/dkg/graph/antwoorden-mkb-defensiebedrijven-2025"
+    idea = "https://w3id.org/dkg/graph/antwoorden-idea-motie-boswijk-2025"
+    count = "SELECT (COUNT(*) AS ?n) WHERE { ?c a dkg:Claim }"
+
+    def n(query: str, **dataset: list[str]) -> int:
+        params = [("query", query)] + [
+            (k.replace("_", "-"), v) for k, vs in dataset.items() for v in vs
+        ]
+        status, _, body = request(url, "/sparql?" + urllib.parse.urlencode(params))
+        assert status == 200, body
+        return int(json.loads(body)["results"]["bindings"][0]["n"]["value"])
+
+    graph = "SELECT (COUNT(*) AS ?n) WHERE {{ GRAPH <{}> {{ ?c a dkg:Claim }} }}"
+    in_mkb, in_idea = n(graph.format(mkb)), n(graph.format(idea))
+    assert n(count) > in_mkb + in_idea > 0  # the union holds the inferred claims too
+    assert n(count, default_graph_uri=[mkb]) == in_mkb
+    assert n(count, default_graph_uri=[mkb, idea]) == in_mkb + in_idea
+    assert n(count.replace("WHERE", f"FROM <{idea}> WHERE")) == in_idea
+    # the request's dataset wins over the query's
+    assert n(count.replace("WHERE", f"FROM <{idea}> WHERE"), default_graph_uri=[mkb]) == in_mkb
+    named = "SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }"
+    assert n(named, named_graph_uri=[mkb]) == 1
+    assert n(count, named_graph_uri=[mkb]) == 0  # an empty default graph
+    status, _, body = request(
+        url, "/sparql?" + urllib.parse.urlencode({"query": count, "default-graph-uri": "g"})
+    )
+    assert status == 400 and b"default-graph-uri 'g' is not an absolute IRI" in body
+
+
 def test_listens_on_localhost_only(url: str) -> None:
     port = int(url.rsplit(":", 1)[1])
     listening = []
