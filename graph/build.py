@@ -576,8 +576,9 @@ def _summary(compiled: Compiled) -> list[str]:
     standings = ", ".join(
         f"{v} {k.removeprefix('claims_')}" for k, v in s.items() if k.startswith("claims_")
     )
+    claims = f"{s['claims']} claims" + (f" ({standings})" if standings else "")
     return [
-        f"{s['documents']} source documents, {s['entities']} entities, {s['claims']} claims ({standings}), {s['quads']} quads",
+        f"{s['documents']} source documents, {s['entities']} entities, {claims}, {s['quads']} quads",
         *format_coverage(compiled.check.coverage),
     ]
 

@@ -39,6 +39,22 @@ def test_build_writes_every_output(valid_project: Path, tmp_path: Path) -> None:
     assert "7 claims (1 analyst, 1 inferred, 5 stated)" in result.output
 
 
+def test_a_registry_without_documents_builds_and_reports(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    """The first step of a new project: entities curated, no document yet."""
+    (valid_project / "extract" / "documents" / "mini.yaml").unlink()
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "build", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "0 source documents" in result.output and " 0 claims, " in result.output
+    report = CliRunner().invoke(
+        main, ["-C", str(valid_project), "report", "gaps"], env={"DKG_BUILD": str(out)}
+    )
+    assert report.exit_code == 0, report.output
+    assert "Bottlenecks no action addresses" in report.output
+
+
 def test_two_builds_in_separate_processes_are_byte_identical(
     valid_project: Path, tmp_path: Path
 ) -> None:
