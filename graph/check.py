@@ -275,9 +275,18 @@ def report_unfound(
                 )
                 break
         else:
-            score, line, passage = sources[u.document].closest(u.quote)
-            if score > 0.5:
-                msg += f"; closest passage (line {line}, {score:.0%} alike): {passage!r}"
+            source = sources[u.document]
+            other_case = source.find_other_case(u.quote)
+            if other_case is not None:
+                line, passage = other_case
+                msg += (
+                    f"; it is there with other capitals (line {line}): {passage!r};"
+                    " quote it as written"
+                )
+            else:
+                score, line, passage = source.closest(u.quote)
+                if score > 0.5:
+                    msg += f"; closest passage (line {line}, {score:.0%} alike): {passage!r}"
         problems.append(Problem(u.file, u.line, u.col, msg))
     return problems
 

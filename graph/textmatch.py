@@ -120,6 +120,18 @@ class SourceText:
             at = self.flat.find(needle, at + 1)
         return spans
 
+    def find_other_case(self, quote: str) -> tuple[int, str] | None:
+        """(line, passage as written in the text) of the first place the quote occurs with other
+        capitals only; None if it does not (or the text changes length in lower case)."""
+        needle = normalise(quote).lower()
+        lower = self.flat.lower()
+        if not needle or len(lower) != len(self.flat):
+            return None
+        at = lower.find(needle)
+        if at < 0:
+            return None
+        return self._span(at, at + len(needle)).first_line, self.flat[at : at + len(needle)]
+
     def closest(self, quote: str) -> tuple[float, int, str]:
         """Return (similarity, line, passage) of the passage most like the quote."""
         needle = normalise(quote)
@@ -149,8 +161,11 @@ class SourceText:
             if r > best[0]:
                 best = (r, at)
         at = best[1]
+        start = at
+        while start > 0 and start > at - 20 and not self.flat[start - 1].isspace():
+            start -= 1  # begin at the first word's start, likewise
         end = at + full
         while end < len(self.flat) and end < at + full + 20 and not self.flat[end].isspace():
             end += 1  # finish the last word, so the passage reads as text
-        passage = self.flat[at:end]
+        passage = self.flat[start:end]
         return best[0], self._span(at, min(at + full, len(self.flat))).first_line, passage
