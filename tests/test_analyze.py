@@ -140,25 +140,31 @@ def test_csv_has_a_header_and_no_notes(built: tuple[Path, Path]) -> None:
     assert "projection 'network'" in err
 
 
-def test_large_graphs_sample_betweenness_and_say_so(
-    monkeypatch: pytest.MonkeyPatch, built: tuple[Path, Path]
-) -> None:
-    root, out = built
-    g = load_graph(open_backend(root, out))
-    monkeypatch.setattr(analyze, "EXACT_BETWEENNESS_MAX_NODES", 3)
-    report = analyze.centrality_result(g, PROJECTIONS["network"], "en", 5, exact=False)
-    assert any("sampled" in n for n in report.notes)
-    exact = analyze.centrality_result(g, PROJECTIONS["network"], "en", 5, exact=True)
-    assert not any("sampled" in n for n in exact.notes)
-
-
 def test_centrality_matches_networkx_on_the_projection(built: tuple[Path, Path]) -> None:
     root, out = built
     g = load_graph(open_backend(root, out))
     s = simple(project(g, PROJECTIONS["network"]))
     c = analyze.centrality(s)
-    expected = nx.betweenness_centrality(s)
-    assert all(c.betweenness[n] == pytest.approx(expected[n], abs=1e-4) for n in s)
+    between = nx.betweenness_centrality(s)
+    eigen = nx.eigenvector_centrality(s, max_iter=1000, tol=1e-9)
+    assert all(c.betweenness[n] == pytest.approx(between[n], abs=1e-4) for n in s)
+    assert all(c.eigenvector[n] == pytest.approx(eigen[n], abs=1e-4) for n in s)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_centrality_matches_networkx_on_random_graphs(seed: int) -> None:
+    """igraph computes them; the values are networkx's, on a connected and a scattered graph."""
+    for s in (
+        nx.connected_watts_strogatz_graph(300, 4, 0.1, seed=seed),
+        nx.gnm_random_graph(300, 330, seed=seed),  # hundreds of components and lone nodes
+    ):
+        s = nx.relabel_nodes(s, {v: f"n{v}" for v in s})
+        c = analyze.centrality(s)
+        between = nx.betweenness_centrality(s)
+        eigen = nx.eigenvector_centrality(s, max_iter=10_000, tol=1e-12)
+        assert all(c.betweenness[n] == pytest.approx(between[n], abs=1e-4) for n in s)
+        assert all(c.eigenvector[n] == pytest.approx(eigen[n], abs=1e-3) for n in s)
+        assert c.degree == {n: d for n, d in s.degree()}
 
 
 def test_kendall_tau() -> None:
