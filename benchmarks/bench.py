@@ -127,7 +127,7 @@ class RdflibBackend:
         return bool(self._query(text).askAnswer)
 
     def construct(self, text: str) -> bytes:
-        return self._query(text).graph.serialize(format="nt", encoding="utf-8")  # type: ignore[no-any-return]
+        return bytes(self._query(text).graph.serialize(format="nt", encoding="utf-8"))
 
     def view(self, name: str) -> None:
         """None: the naive way has no stored views, so the reports query the graph."""
@@ -150,7 +150,7 @@ def naive_compile(project: Path, shapes: bool) -> Any:
     from graph.ontology import load_ontology
     from graph.rules import describe_rules, load_rules
 
-    graph.yamlio._Loader = yaml.SafeLoader  # type: ignore[attr-defined]
+    setattr(graph.yamlio, "_Loader", yaml.SafeLoader)  # noqa: B010 (the pure-Python loader)
     corpus = load_corpus(project)
     check = check_corpus(corpus)
     if check.problems:
@@ -166,7 +166,7 @@ def naive_compile(project: Path, shapes: bool) -> Any:
     for _ in range(10):
         before = len(inferred)
         for rule in rules:
-            for t in ds.query(C.sparql_prefixes() + rule.query).graph:
+            for t in ds.query(C.sparql_prefixes() + rule.query).graph or ():
                 inferred.add(t)
         if len(inferred) == before:
             break
@@ -208,11 +208,15 @@ def naive(step: str, project: Path, build: Path, out: Path) -> None:
         text = (queries_dir(ROOT) / f"{HEAVY_QUERY}.rq").read_text(encoding="utf-8")
         RdflibBackend(build / "current" / "dkg.nq").select(text)
     elif step == "analysis":
-        from graph.analyze import centrality_result
-        from graph.network import PROJECTIONS, load_graph
+        import networkx as nx
 
-        g = load_graph(RdflibBackend(build / "current" / "dkg.nq"))
-        centrality_result(g, PROJECTIONS["network"], "en", 20, False)
+        from graph import network
+
+        g = network.load_graph(RdflibBackend(build / "current" / "dkg.nq"))
+        # the centralities in networkx's Python
+        s = network.simple(network.project(g, network.PROJECTIONS["network"]))
+        nx.betweenness_centrality(s)
+        nx.eigenvector_centrality(s, max_iter=1000, tol=1e-9)
     elif step == "render":
         from graph.network import load_graph
         from graph.render import render_html
