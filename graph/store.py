@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,7 +36,7 @@ class Term:
     def __str__(self) -> str:
         return self.value
 
-    @property
+    @cached_property  # a result decodes each distinct term once, then asks it again and again
     def local(self) -> str:
         """The id part of a dkg IRI (id:secfund -> 'secfund'), else the value."""
         for ns in (C.ID, C.ONTOLOGY, C.CLAIM, C.GRAPH, C.RULE):
