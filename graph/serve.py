@@ -64,28 +64,19 @@ def _worker(
     store_path: str, jobs: Any, results: Any, max_rows: int
 ) -> None:  # pragma: no cover - child process
     """Answer queries from the jobs pipe until it closes."""
-    from pyoxigraph import NamedNode, QueryBoolean, QuerySolutions, RdfFormat, Store, serialize
+    from pyoxigraph import QueryBoolean, QuerySolutions, RdfFormat, Store, serialize
 
     from graph import sparql_results as R
-    from graph.store import declares_dataset, shift_position
+    from graph.store import query_store, shift_position
 
     store = Store.read_only(store_path)
-    header = C.sparql_prefixes()
     while True:
         try:
             query, kind, default, named = jobs.recv()
         except EOFError:
             return
         try:
-            if default or named:  # the dataset of the protocol request (SPARQL 1.1 Protocol 2.1.4)
-                res = store.query(
-                    header + query,
-                    default_graph=[NamedNode(g) for g in default],
-                    named_graphs=[NamedNode(g) for g in named] or None,
-                )
-            else:
-                union = not declares_dataset(query)
-                res = store.query(header + query, use_default_graph_as_union=union)
+            res = query_store(store, query, default, named)
             if isinstance(res, QueryBoolean):
                 body = R.ask_xml(bool(res)) if kind == "xml" else R.ask_json(bool(res))
                 results.send(("ok", RESULT_TYPES["xml" if kind == "xml" else "json"], body))

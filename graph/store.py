@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -206,9 +207,7 @@ class EmbeddedBackend:
 
     def _run(self, query: str) -> object:
         try:
-            return self.store.query(
-                C.sparql_prefixes() + query, use_default_graph_as_union=not declares_dataset(query)
-            )
+            return query_store(self.store, query)
         except SyntaxError as exc:
             raise QueryError(f"SPARQL syntax: {shift_position(str(exc))}") from exc
         except OSError as exc:
@@ -266,6 +265,24 @@ _NOT_CODE = re.compile(
     r"|#[^\n]*"
 )
 _FROM = re.compile(r"(?<![\w?$:])FROM\s", re.IGNORECASE)
+
+
+def query_store(
+    store: Store, query: str, default_graphs: Sequence[str] = (), named_graphs: Sequence[str] = ()
+) -> Any:
+    """Run a user's query, the prefixes declared, over the union of the named graphs as its
+    default graph, unless the request names the dataset (graph IRIs, as the SPARQL 1.1 Protocol
+    allows) or the query does (FROM, FROM NAMED): the request's wins over the query's."""
+    from pyoxigraph import NamedNode
+
+    text = C.sparql_prefixes() + query
+    if default_graphs or named_graphs:
+        return store.query(
+            text,
+            default_graph=[NamedNode(g) for g in default_graphs],
+            named_graphs=[NamedNode(g) for g in named_graphs] or None,
+        )
+    return store.query(text, use_default_graph_as_union=not declares_dataset(query))
 
 
 def declares_dataset(query: str) -> bool:
