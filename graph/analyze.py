@@ -8,6 +8,7 @@ Negated claims never count as links: "Financiën does not take part" is not a co
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from itertools import islice, pairwise
 from typing import Any
@@ -492,14 +493,14 @@ def _common(func: Any) -> Any:
 
 @click.group("analyze")
 def analyze_command() -> None:
-    """Network analysis: centrality, paths, communities and robustness (networkx).
+    """Network analysis: centrality, paths, communities and robustness (networkx, igraph).
 
     Each result says which projection it used: which node types and which claims counted.
     Negated claims never count as links; planned or possible ones only with --modal.
     """
 
 
-_PROJECTION_HELP = "; ".join(f"{p.name}: {p.description}" for p in PROJECTIONS.values())
+_PROJECTION_HELP = [f"{p.name}: {p.description}." for p in PROJECTIONS.values()]
 
 
 @analyze_command.command("centrality")
@@ -584,4 +585,7 @@ def _setup(ctx: click.Context, opts: dict[str, Any]) -> tuple[nx.MultiDiGraph, P
     return g, projection, out
 
 
-analyze_command.help = (analyze_command.help or "") + "\n\nProjections: " + _PROJECTION_HELP
+# Click cleans a docstring's indentation only as a whole: clean it before adding to it.
+analyze_command.help = "\n\n".join(
+    [inspect.cleandoc(analyze_command.help or ""), "Projections (--projection):", *_PROJECTION_HELP]
+)

@@ -8,8 +8,10 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import click
 import pytest
 import rdflib
 from click.testing import CliRunner
@@ -215,6 +217,35 @@ def test_help_is_instant_and_lists_the_verbs() -> None:
         if f" {m}\n" in proc.stderr or f"| {m}\n" in proc.stderr
     ]
     assert heavy == [], f"`dkg --help` imports {heavy}"
+
+
+def _commands(group: click.Group, path: list[str]) -> Iterator[list[str]]:
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        yield [*path, name]
+        if isinstance(command, click.Group):
+            yield from _commands(command, [*path, name])
+
+
+@pytest.mark.parametrize("path", [[], *_commands(main, [])], ids=" ".join)
+def test_help_text_is_wrapped_not_raw(path: list[str]) -> None:
+    """A help text built from a docstring plus more (as `dkg analyze` lists its projections) keeps
+    click's wrapping: no line of the description carries the docstring's own indentation."""
+    result = CliRunner().invoke(main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    description = result.output.split("\nOptions:")[0].splitlines()[1:]
+    # click indents by 2 (4 in a \b block of examples); the docstring's own 4 come on top
+    raw = [line for line in description if line.startswith(" " * 6) or "   " in line.strip()]
+    assert raw == [], f"`dkg {' '.join(path)} --help` shows unwrapped text"
+
+
+def test_analyze_help_lists_every_projection() -> None:
+    from graph.network import PROJECTIONS
+
+    text = CliRunner().invoke(main, ["analyze", "--help"]).output
+    for projection in PROJECTIONS.values():
+        assert f"\n  {projection.name}: " in text
 
 
 def test_real_project_checks_clean() -> None:
