@@ -16,6 +16,7 @@ from typing import Any
 import click
 import networkx as nx
 
+from graph.errors import counted
 from graph.network import (
     PROJECTIONS,
     Projection,
@@ -297,7 +298,9 @@ def paths_result(
     notes = [projection.describe()]
     if total:
         length = nx.shortest_path_length(s, start, end)
-        notes.append(f"{total} shortest path(s) of {length} hop(s); showing {found} (--limit)")
+        notes.append(
+            f"{counted(total, 'shortest path')} of {counted(length, 'hop')}; showing {found} (--limit)"
+        )
         notes.append(
             "→: the claim runs along the path; ←: it runs against it (direction is not required)"
         )

@@ -49,7 +49,7 @@ from graph.cache import (
     working_store,
 )
 from graph.check import CheckResult
-from graph.errors import Problem, RunError, display_path
+from graph.errors import Problem, RunError, counted, display_path
 from graph.layout import current_snapshot, default_out, make_folder
 from graph.load import Corpus
 
@@ -576,9 +576,15 @@ def _summary(compiled: Compiled) -> list[str]:
     standings = ", ".join(
         f"{v} {k.removeprefix('claims_')}" for k, v in s.items() if k.startswith("claims_")
     )
-    claims = f"{s['claims']} claims" + (f" ({standings})" if standings else "")
+    claims = counted(s["claims"], "claim") + (f" ({standings})" if standings else "")
+    things = [
+        counted(s["documents"], "source document"),
+        counted(s["entities"], "entity", "entities"),
+        claims,
+        counted(s["quads"], "quad"),
+    ]
     return [
-        f"{s['documents']} source documents, {s['entities']} entities, {claims}, {s['quads']} quads",
+        ", ".join(things),
         *format_coverage(compiled.check.coverage),
     ]
 

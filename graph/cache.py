@@ -49,7 +49,7 @@ from graph.check import (
     report_unfound,
     rule_names,
 )
-from graph.errors import DataError, Problem, RunError
+from graph.errors import DataError, Problem, RunError, counted
 from graph.load import Corpus, Document, _load_model
 from graph.models import Extraction, Registry
 from graph.yamlio import Located
@@ -849,7 +849,7 @@ def infer(project: Project, store: Store, say: Say, every_format: bool = True) -
     from graph.rules import apply_rules, load_rules
 
     rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
-    say(f"applying {len(rules)} rule(s)")
+    say(f"applying {counted(len(rules), 'rule')}")
     inferred, rule_problems = apply_rules(store, rules)
     if rule_problems:
         raise DataError(rule_problems)

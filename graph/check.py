@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graph import constants as C
-from graph.errors import Problem, display_path
+from graph.errors import Problem, counted, display_path
 from graph.load import Corpus, Document, did_you_mean, suggest_id
 from graph.models import Entity, Section, Standing
 from graph.textmatch import SourceText, normalise
@@ -500,7 +500,7 @@ def format_coverage(cov: list[SectionCoverage]) -> list[str]:
             if s.ratio < 0.5
         )
         lines.append(
-            f"{doc}: answers {share:.0%} covered by quotes ({len(secs)} answers)"
+            f"{doc}: answers {share:.0%} covered by quotes ({counted(len(secs), 'answer')})"
             + (f"; least: {weak}" if weak else "")
         )
     return lines

@@ -97,7 +97,7 @@ class LazyGroup(click.Group):
         except DataError as exc:
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
-            click.echo(f"{len(exc.problems)} problem(s) found", err=True)
+            click.echo(exc.summary, err=True)
             ctx.exit(int(exc.exit_code))
         except DkgError as exc:
             click.echo(f"error: {exc}", err=True)

@@ -7,6 +7,11 @@ from enum import IntEnum
 from pathlib import Path
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """n and the noun, plural unless n is 1: "1 answer", "3 answers", "0 entities"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
+
+
 class ExitCode(IntEnum):
     """Exit codes of the CLI, as pySHACL uses them: fine, data wrong, could not run."""
 
@@ -53,7 +58,12 @@ class DataError(DkgError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = sorted(problems)
-        super().__init__(f"{len(problems)} problem(s) found")
+        super().__init__(self.summary)
+
+    @property
+    def summary(self) -> str:
+        """The closing line of a report of these problems: "1 problem found", "3 problems found"."""
+        return counted(len(self.problems), "problem") + " found"
 
 
 class QueryError(DkgError):

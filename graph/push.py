@@ -18,7 +18,7 @@ import click
 
 from graph import constants as C
 from graph.cli import root_of
-from graph.errors import RunError, display_path
+from graph.errors import RunError, counted, display_path
 from graph.store import Endpoint, RemoteBackend, choose_endpoint
 
 
@@ -166,7 +166,7 @@ def push_command(
         names = ", ".join(g.removeprefix(C.GRAPH) for g in result.others[:5])
         more = f" and {len(result.others) - 5} more" if len(result.others) > 5 else ""
         click.echo(
-            f"note: the server also holds {len(result.others)} dkg graph(s) this build does not have "
+            f"note: the server also holds {counted(len(result.others), 'dkg graph')} this build does not have "
             f"({names}{more}); left as they were"
         )
     if not union:

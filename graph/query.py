@@ -25,7 +25,7 @@ import click
 
 from graph import constants as C
 from graph.cli import root_of
-from graph.errors import QueryError, RunError, display_path
+from graph.errors import QueryError, RunError, counted, display_path
 from graph.store import endpoint_option
 
 if TYPE_CHECKING:
@@ -553,9 +553,7 @@ def format_result(result: Table | bool | bytes, fmt: str | None, terminal: bool)
         return to_json(result)
     rows = [[show_term(row.get(v)) for v in result.variables] for row in result.rows]
     n = len(rows)
-    return text_table(
-        result.variables, rows, caption=f"{n} row{'s' if n != 1 else ''}", terminal=terminal
-    )
+    return text_table(result.variables, rows, caption=counted(n, "row"), terminal=terminal)
 
 
 def format_list(queries: list[StoredQuery], terminal: bool) -> str:

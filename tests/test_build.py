@@ -327,3 +327,19 @@ def test_an_edit_that_changes_no_graph_updates_the_manifest_inputs(
     inputs = json.loads((first / "manifest.json").read_text())["inputs"]
     assert inputs["extract/documents/mini.yaml"] == hashlib.sha256(doc.read_bytes()).hexdigest()
     assert not list(first.glob(".*"))
+
+
+def test_counts_are_written_in_words(valid_project: Path) -> None:
+    """One of a kind is named in the singular: '1 source document', '(1 answer)', '1 problem
+    found'; two or more in the plural, and never 'problem(s)'."""
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
+    assert result.output.startswith("1 source document, 7 entities, 7 claims ("), result.output
+    assert "mini: answers 84% covered by quotes (1 answer)\n" in result.output
+    result = CliRunner().invoke(main, ["-C", str(ROOT), "check"])
+    assert "source documents, " in result.output and " answers)\n" in result.output
+    doc = valid_project / "extract/documents/mini.yaml"
+    text = doc.read_text(encoding="utf-8")
+    doc.write_text(text.replace("quote: ", "quote: Nergens ", 1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "1 problem found"

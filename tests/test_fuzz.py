@@ -50,7 +50,7 @@ VALID = {rel: (DATA / "valid" / rel).read_bytes() for rel in (DOC, REG)}
 SOURCE = normalise((DATA / "valid/extract/sources/mini.txt").read_text(encoding="utf-8"))
 
 PROBLEM = re.compile(r"ERROR (extract/\S+?):(\d+)(?::(\d+))? \S")
-FOUND = re.compile(r"(\d+) problem\(s\) found")
+FOUND = re.compile(r"(\d+) (problems?) found")
 
 
 # --- the project under test ------------------------------------------------------------------
@@ -93,6 +93,7 @@ def assert_clean_outcome(result: Result, files: dict[str, bytes]) -> list[tuple[
         located.append((name, number))
     summary = FOUND.fullmatch(lines[-1]) if lines else None
     assert summary and int(summary[1]) == len(located), output
+    assert (summary[2] == "problem") == (len(located) == 1), lines[-1]
     return located
 
 

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 
+from graph.errors import counted
 from graph.reports import coverage
 from graph.reports.base import Column, Report, Section, Source, unique_sources
 from graph.reports.data import (
@@ -173,20 +174,20 @@ def report(backend: Backend, lang: str) -> Report:
     per_line = []
     for line in sorted(lines, key=lambda x: (cov.line_code(x), x)):
         members = {c.subject for c in lines[line]}
-        counted = once(members, current, part_of)
-        if not counted:
+        chosen = once(members, current, part_of)
+        if not chosen:
             continue
-        why = [c for c in lines[line] if c.subject in {a.holder for a in counted}]
+        why = [c for c in lines[line] if c.subject in {a.holder for a in chosen}]
         per_line.append(
             {
                 "id": local(line),
                 "code": cov.line_code(line),
                 "action_line": name(line),
-                "instruments": [f"{name(a.holder)}: {money(a.value, a.currency)}" for a in counted],
-                "totals": totals(counted),
-                "total": show_totals(totals(counted)),
+                "instruments": [f"{name(a.holder)}: {money(a.value, a.currency)}" for a in chosen],
+                "totals": totals(chosen),
+                "total": show_totals(totals(chosen)),
                 "sources": unique_sources(
-                    [s for c in why for s in c.sources] + [s for a in counted for s in a.sources]
+                    [s for c in why for s in c.sources] + [s for a in chosen for s in a.sources]
                 ),
             }
         )
@@ -194,8 +195,8 @@ def report(backend: Backend, lang: str) -> Report:
     per_bottleneck = []
     for b in cov.bottlenecks:
         cells = {c.intervention: c for c in cov.row(b)}
-        counted = once(set(cells), current, part_of)
-        if not counted:
+        chosen = once(set(cells), current, part_of)
+        if not chosen:
             continue
         per_bottleneck.append(
             {
@@ -204,12 +205,12 @@ def report(backend: Backend, lang: str) -> Report:
                 "bottleneck": name(b),
                 "instruments": [
                     f"{name(a.holder)}: {money(a.value, a.currency)} ({cells[a.holder].standing})"
-                    for a in counted
+                    for a in chosen
                 ],
-                "totals": totals(counted),
-                "total": show_totals(totals(counted)),
+                "totals": totals(chosen),
+                "total": show_totals(totals(chosen)),
                 "sources": unique_sources(
-                    [s for a in counted for s in cells[a.holder].sources + a.sources]
+                    [s for a in chosen for s in cells[a.holder].sources + a.sources]
                 ),
             }
         )
@@ -285,7 +286,7 @@ def report(backend: Backend, lang: str) -> Report:
         ),
     ]
     notes = [
-        f"Total of current amounts: {total_text or 'none'} ({len(overall)} instrument(s), each counted once)."
+        f"Total of current amounts: {total_text or 'none'} ({counted(len(overall), 'instrument')}, each counted once)."
     ]
     rep = Report(
         "money", "Money: amounts per instrument, action line and bottleneck", sections, notes=notes
