@@ -161,7 +161,8 @@ def centrality_result(g: nx.MultiDiGraph, projection: Projection, lang: str, top
     ]
     notes = [
         projection.describe(),
-        f"{s.number_of_nodes()} nodes, {s.number_of_edges()} links (from {sub.number_of_edges()} claim edges); "
+        f"{counted(s.number_of_nodes(), 'node')}, {counted(s.number_of_edges(), 'link')} "
+        f"(from {counted(sub.number_of_edges(), 'claim edge')}); "
         "direction ignored, several claims between two entities count as one link",
         "degree: number of linked entities; betweenness: share of shortest paths passing through "
         "(normalised); eigenvector: linked to well-linked entities",
@@ -213,7 +214,9 @@ def explain_result(
     ]
     notes = [
         projection.describe(),
-        f"{len(pairs)} pairs of entities have a shortest path through {label(g, broker, lang)}; "
+        f"{counted(len(pairs), 'pair')} of entities "
+        f"{'has a shortest path' if len(pairs) == 1 else 'have shortest paths'} "
+        f"through {label(g, broker, lang)}; "
         f"showing {len(rows)} (--limit)",
         "share: the fraction of the pair's shortest paths that pass through it",
     ]
@@ -375,10 +378,13 @@ def communities_result(g: nx.MultiDiGraph, projection: Projection, lang: str) ->
         notes.append(f"modularity {modularity(s, groups, weight='weight'):.{DIGITS}f}")
     alone = len(clusters) - len(shown)
     if alone:
-        notes.append(f"{alone} entities have no link in this projection and are not listed")
+        notes.append(
+            f"{counted(alone, 'entity', 'entities')} without a link in this projection "
+            f"{'is' if alone == 1 else 'are'} not listed"
+        )
     return make_report(
         "communities",
-        f"Communities: {len(shown)} clusters",
+        f"Communities: {counted(len(shown), 'cluster')}",
         [
             ("community", "community"),
             ("name", "named after"),

@@ -19,6 +19,7 @@ from typing import Any
 import click
 import networkx as nx
 
+from graph.errors import counted
 from graph.network import LANGS, build_option, default_build_dir, graph_for, write_atomic
 
 FORMATS = {"graphml": "dkg.graphml", "gexf": "dkg.gexf", "csv": "csv", "json": "dkg.json"}
@@ -193,7 +194,8 @@ def export_command(
         write_atomic(path, data)
         written.append(str(path))
     click.echo(
-        f"wrote {', '.join(written)}: {g.number_of_nodes()} nodes, {g.number_of_edges()} edges",
+        f"wrote {', '.join(written)}: "
+        f"{counted(g.number_of_nodes(), 'node')}, {counted(g.number_of_edges(), 'edge')}",
         err=True,
     )
 

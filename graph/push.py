@@ -159,7 +159,8 @@ def push_command(
     if quiet:
         return
     click.echo(
-        f"pushed {result.graphs} named graphs, {result.triples} triples, to {chosen.graph_store()}; "
+        f"pushed {counted(result.graphs, 'named graph')}, {counted(result.triples, 'triple')}, "
+        f"to {chosen.graph_store()}; "
         "the server's counts match the build"
     )
     if result.others:

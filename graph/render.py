@@ -28,6 +28,7 @@ from typing import Any
 import click
 import networkx as nx
 
+from graph.errors import counted
 from graph.network import (
     COVERAGE_RELATIONS,
     INTERVENTION_TYPES,
@@ -821,7 +822,7 @@ def render_command(
         sub = coverage_graph(g) if view == "coverage" else g
         page = render_html(sub, lang, view, centre)
         body = page.html.encode()
-        counts = f": {page.nodes} nodes, {page.edges} edges"
+        counts = f": {counted(page.nodes, 'node')}, {counted(page.edges, 'edge')}"
     if output is not None and str(output) == "-":
         click.echo(body.decode(), nl=False)
         return

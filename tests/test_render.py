@@ -137,6 +137,13 @@ def test_focus_draws_the_neighbourhood(built: tuple[Path, Path], tmp_path: Path)
     assert code == 2 and "did you mean 'secfund'" in err
 
 
+def test_focus_at_depth_0_is_one_node(built: tuple[Path, Path], tmp_path: Path) -> None:
+    code, err = run(built, "--focus", "secfund", "--depth", "0", "-o", str(tmp_path / "f.html"))
+    assert code == 0, err
+    assert [n["id"] for n in page_json((tmp_path / "f.html").read_text())["nodes"]] == ["secfund"]
+    assert "f.html: 1 node, 0 edges" in err
+
+
 def test_coverage_view_lays_out_columns(built: tuple[Path, Path], tmp_path: Path) -> None:
     assert run(built, "--view", "coverage", "-o", str(tmp_path / "c.html"))[0] == 0
     data = page_json((tmp_path / "c.html").read_text())

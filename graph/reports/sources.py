@@ -198,7 +198,7 @@ def report(backend: Backend, lang: str) -> Report:
             ),
         ],
         notes=[
-            f"{r['id']}: {r['answers_covered']} of {r['answers']} answers have claims."
+            f"{r['id']}: answers with claims: {r['answers_covered']} of {r['answers']}."
             for r in doc_rows
         ],
     )
