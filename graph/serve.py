@@ -303,8 +303,10 @@ class Handler(BaseHTTPRequestHandler):
     """Routes: / (query page), /sparql, /graph, /entity/<id>, /static/app.js, /static/app.css."""
 
     app: App
-    server_version = "dkg"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        """The Server header: the name only, not the versions of Python and of dkg."""
+        return "dkg"
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:  # type: ignore[attr-defined]

@@ -249,6 +249,7 @@ def test_pages(url: str) -> None:
     status, headers, body = request(url, "/")
     assert status == 200 and b"financing-table-participants" in body
     assert "default-src 'none'" in headers["Content-Security-Policy"]
+    assert headers["Server"] == "dkg"  # no versions for a scanner to match
     status, _, body = request(url, "/entity/secfund")
     assert status == 200 and b'href="/entity/actielijn-2"' in body
     status, _, body = request(url, "/entity/secfnd")
