@@ -19,7 +19,7 @@ from typing import Any
 import click
 import networkx as nx
 
-from graph.errors import counted
+from graph.errors import counted, display_path
 from graph.network import LANGS, build_option, default_build_dir, graph_for, write_atomic
 
 FORMATS = {"graphml": "dkg.graphml", "gexf": "dkg.gexf", "csv": "csv", "json": "dkg.json"}
@@ -192,7 +192,7 @@ def export_command(
     for name, data in files.items():
         path = target / name if name else target
         write_atomic(path, data)
-        written.append(str(path))
+        written.append(display_path(path))
     click.echo(
         f"wrote {', '.join(written)}: "
         f"{counted(g.number_of_nodes(), 'node')}, {counted(g.number_of_edges(), 'edge')}",

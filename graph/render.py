@@ -28,7 +28,7 @@ from typing import Any
 import click
 import networkx as nx
 
-from graph.errors import counted
+from graph.errors import counted, display_path
 from graph.network import (
     COVERAGE_RELATIONS,
     INTERVENTION_TYPES,
@@ -830,4 +830,4 @@ def render_command(
         "coverage.svg" if fmt == "svg" else "dkg.html"
     )
     write_atomic(target, body)
-    click.echo(f"wrote {target}{counts}", err=True)
+    click.echo(f"wrote {display_path(target)}{counts}", err=True)
