@@ -1,6 +1,7 @@
 """The README's tour shows real output: every `$ dkg ...` in it is run on a copy of the project, and
 what it prints must be what the README says, line for line. A line `...` in the README stands for
-any number of lines it leaves out."""
+any number of lines it leaves out. The block that talks to a SPARQL server runs against a real
+Oxigraph server on a free port; `dkg serve`, which never returns, is tested in test_serve.py."""
 
 from __future__ import annotations
 
@@ -10,37 +11,38 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
+from tests.test_store_remote import oxigraph_server
 
 README = ROOT / "README.md"
+README_SERVER = "http://127.0.0.1:7878"  # where the README's Oxigraph server listens
 
-# Commands that need a server beside them: tests/test_store_remote.py and test_serve.py run those.
-NEEDS_SERVER = ("dkg serve", "dkg push", "--endpoint", "DKG_ENDPOINT=")
+Command = tuple[str, str]  # the command line, and what the README shows it print
 
 
-def commands(text: str) -> list[tuple[str, str]]:
-    """(command, expected output) for every `$ dkg` line of the fenced blocks in text, but those
-    of a block that needs a server."""
-    found: list[tuple[str, str]] = []
+def blocks(text: str) -> list[list[Command]]:
+    """The `$ dkg` commands of each fenced block in text that has any, with their output."""
+    found = []
     for block in re.findall(r"^```[a-z]*\n(.*?)^```", text, flags=re.S | re.M):
-        if any(f"$ {s}" in block or f" {s}" in block for s in NEEDS_SERVER):
-            continue
-        current: list[str] | None = None  # [command, output]
+        commands: list[list[str]] = []
         lines = iter(block.splitlines(keepends=True))
         for line in lines:
             if line.startswith("$ "):
                 command = line[2:]
                 while command.count("'") % 2:  # a quoted query that goes on over several lines
                     command += next(lines)
-                current = [command.strip(), ""]
-                found.append(current)  # type: ignore[arg-type]
-            elif current is not None:
-                current[1] += line
-    return [(c, out) for c, out in found if c.startswith("dkg ")]
+                commands.append([command.strip(), ""])
+            elif commands:
+                commands[-1][1] += line
+        ours = [(c, out) for c, out in commands if re.match(r"(\w+=\S+ )*dkg ", c)]
+        if ours and not any(c.startswith("dkg serve") for c, _ in ours):
+            found.append(ours)
+    return found
 
 
 def matches(expected: str, actual: str) -> bool:
@@ -52,7 +54,25 @@ def matches(expected: str, actual: str) -> bool:
     return re.fullmatch("".join(parts), actual) is not None
 
 
-TOUR = commands(README.read_text())
+def run(project: Path, command: str) -> str:
+    """Run a README command line in bash, as a reader would, with `dkg` this checkout's; return
+    what it prints, stdout and stderr together."""
+    script = f'dkg() {{ "{sys.executable}" -m graph "$@"; }}\n{command}'
+    proc = subprocess.run(
+        ["bash", "-c", script],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "COLUMNS": "120", "PYTHONPATH": str(ROOT)},
+        timeout=300,
+    )
+    return proc.stdout
+
+
+ALL = blocks(README.read_text())
+TOUR = [c for block in ALL if not any(README_SERVER in c for c, _ in block) for c in block]
+SERVER_BLOCK = [c for block in ALL if any(README_SERVER in c for c, _ in block) for c in block]
 
 
 @pytest.fixture(scope="module")
@@ -65,27 +85,37 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with oxigraph_server(tmp_path / "oxigraph", "--union-default-graph") as base:
+        yield base
+
+
 def test_the_tour_has_the_commands_it_promises() -> None:
     verbs = {shlex.split(c)[1] for c, _ in TOUR}
     assert {"check", "build", "report", "query", "analyze", "export", "render"} <= verbs
     assert len(TOUR) >= 20
+    assert any(" push " in c for c, _ in SERVER_BLOCK)
 
 
 @pytest.mark.parametrize(("command", "expected"), TOUR, ids=[c[:60] for c, _ in TOUR])
 def test_readme_shows_what_the_command_prints(project: Path, command: str, expected: str) -> None:
-    args = shlex.split(command, comments=True)[1:]
-    proc = subprocess.run(
-        [sys.executable, "-m", "graph", *args],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "COLUMNS": "120"},
-        timeout=300,
+    actual = run(project, command)
+    assert matches(expected, actual), (
+        f"README.md shows other output for `{command}`; it now prints:\n{actual}"
     )
-    assert matches(expected, proc.stdout), (
-        f"README.md shows other output for `{command}`; it now prints:\n{proc.stdout}"
-    )
+
+
+@pytest.mark.server
+def test_readme_server_session_is_what_it_prints(project: Path, server: str) -> None:
+    """The block that builds, pushes to Oxigraph and queries it, in order, on a server of its own
+    (the README's port 7878 replaced by the free port the server got)."""
+    wrong = []
+    for command, expected in SERVER_BLOCK:
+        actual = run(project, command.replace(README_SERVER, server))
+        if not matches(expected.replace(README_SERVER, server), actual):
+            wrong.append(f"`{command}` now prints:\n{actual}")
+    assert wrong == [], "\n".join(wrong)
 
 
 @pytest.mark.parametrize(
