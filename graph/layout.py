@@ -24,7 +24,7 @@ def current_snapshot(out: Path) -> Path:
     link = out / C.CURRENT_LINK
     target = link.resolve()
     if not (target / C.OUT_MANIFEST).is_file():
-        raise RunError(f"no build in {display_path(out)}; run `dkg build` first")
+        raise RunError(f"no build in {display_path(out)}/; run `dkg build` first")
     return target
 
 

@@ -629,7 +629,11 @@ def query_command(
     root = root_of(ctx)
     terminal = is_terminal(out)
     if list_:
-        write_output(out, format_list(stored_queries(root), terminal))
+        queries = stored_queries(root)
+        if not queries:
+            folder = display_path(queries_dir(root))
+            raise RunError(f"no named queries: no .rq files in {folder}/; add one, or give a QUERY")
+        write_output(out, format_list(queries, terminal))
         return
     if not query:
         raise click.UsageError(

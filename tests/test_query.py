@@ -206,6 +206,13 @@ def test_list_shows_every_stored_query_with_its_question(built: Path) -> None:
     assert "Which knelpunten touch more than one" in result.output
 
 
+def test_list_without_named_queries_says_where_they_go(valid_project: Path) -> None:
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "query", "--list"])
+    assert result.exit_code == 2
+    assert "no named queries: no .rq files in " in result.output
+    assert "examples/queries/" in result.output
+
+
 def test_a_stored_query_runs_by_name_and_by_file(built: Path) -> None:
     by_name = dkg(built, "query", "bottlenecks-in-several-action-lines", "-f", "csv")
     by_file = dkg(
