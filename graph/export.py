@@ -20,7 +20,8 @@ import click
 import networkx as nx
 
 from graph.errors import counted, display_path
-from graph.network import LANGS, build_option, default_build_dir, graph_for, write_atomic
+from graph.layout import write_atomic
+from graph.network import LANGS, build_option, default_build_dir, graph_for
 
 FORMATS = {"graphml": "dkg.graphml", "gexf": "dkg.gexf", "csv": "csv", "json": "dkg.json"}
 

@@ -1,4 +1,4 @@
-"""Where builds live: the build folder and its current snapshot.
+"""Where builds live (the build folder and its current snapshot), and writing files whole.
 
 Kept apart from graph.build so that everything that only reads a build (queries, reports, the
 endpoint) finds it without importing the compiler and its libraries (pydantic, rdflib).
@@ -6,7 +6,9 @@ endpoint) finds it without importing the compiler and its libraries (pydantic, r
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 from graph import constants as C
@@ -44,3 +46,31 @@ def make_folder(folder: Path, target: Path | None = None) -> None:
         ) from None
     except OSError as exc:
         raise RunError(f"cannot write {what}: {exc.strerror or exc}; choose another path") from None
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all: a temporary file beside it, then one rename. Makes the
+    folders it needs; RunError naming the path if it cannot (a file in the way, no permission, a
+    full disk), and then nothing is left behind."""
+    if path.is_dir():
+        raise RunError(f"{display_path(path)} is a folder; give a file name")
+    make_folder(path.parent, path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise RunError(
+            f"cannot write {display_path(path)}: {exc.strerror or exc}; choose another path"
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if isinstance(exc, OSError):
+            raise RunError(f"cannot write {display_path(path)}: {exc.strerror or exc}") from None
+        raise

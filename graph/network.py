@@ -14,7 +14,6 @@ printed beside the result, because centrality means little without knowing what 
 
 from __future__ import annotations
 
-import contextlib
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -571,37 +570,6 @@ def projection_from(
     if changed != base:
         changed = changed.with_(name=f"{base.name} (adjusted)")
     return changed
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all: a temporary file beside it, then one rename. Makes the
-    folders it needs; RunError naming the path if it cannot (a file in the way, no permission, a
-    full disk), and then nothing is left behind."""
-    import os
-    import tempfile
-
-    from graph.layout import make_folder
-
-    if path.is_dir():
-        raise RunError(f"{path} is a folder; give a file name")
-    make_folder(path.parent, path)
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as exc:
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}; choose another path") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        if isinstance(exc, OSError):
-            raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
-        raise
 
 
 def default_build_dir(ctx: click.Context, build_dir: Path | None) -> Path:

@@ -26,6 +26,7 @@ import click
 from graph import constants as C
 from graph.cli import root_of
 from graph.errors import QueryError, RunError, counted, display_path
+from graph.layout import write_atomic
 from graph.store import endpoint_option
 
 if TYPE_CHECKING:
@@ -505,24 +506,12 @@ def is_terminal(out: str) -> bool:
 
 
 def write_output(out: str, text: str) -> None:
-    """Write text to a file atomically (temporary file beside it, then rename), or to stdout for '-'."""
+    """Write text to a file whole or not at all (see graph.layout.write_atomic), or to stdout
+    for '-'."""
     if out == "-":
         click.echo(text, nl=False)
         return
-    path = Path(out)
-    if path.is_dir():
-        raise RunError(f"{out} is a folder; give a file name")
-    if not path.parent.is_dir():
-        raise RunError(f"no folder {path.parent} to write {path.name} into")
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8", newline="")
-        os.replace(tmp, path)
-    except OSError as exc:  # no permission, a full disk: the old file, if any, is untouched
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomic(Path(out), text.encode("utf-8"))
 
 
 def format_result(result: Table | bool | bytes, fmt: str | None, terminal: bool) -> str:

@@ -29,6 +29,7 @@ import click
 import networkx as nx
 
 from graph.errors import counted, display_path
+from graph.layout import write_atomic
 from graph.network import (
     COVERAGE_RELATIONS,
     INTERVENTION_TYPES,
@@ -37,7 +38,6 @@ from graph.network import (
     default_build_dir,
     graph_for,
     resolve,
-    write_atomic,
 )
 
 TEMPLATES = Path(__file__).parent / "templates"
