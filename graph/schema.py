@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
 from graph import constants as C
 from graph.cli import root_of
 from graph.errors import DataError, Problem
+from graph.layout import write_atomic
 
 SCHEMAS = {"entities.schema.json": "Registry", "extraction.schema.json": "Extraction"}
 
@@ -32,27 +34,21 @@ def render_schemas() -> dict[str, str]:
 )
 @click.pass_context
 def schema_command(ctx: click.Context, verify: bool) -> None:
-    """Write schema/*.schema.json from the models, or verify them with --check."""
+    """Write extract/schema/*.schema.json from the models, or verify them with --check."""
     folder = root_of(ctx) / C.SCHEMA_DIRNAME
-    stale = []
-    for name, text in render_schemas().items():
-        path = folder / name
-        current = path.read_text(encoding="utf-8") if path.is_file() else None
-        if current == text:
-            continue
-        if verify:
-            stale.append(
-                Problem(
-                    f"{C.SCHEMA_DIRNAME}/{name}", 0, 0, "is stale; run `dkg schema` and commit it"
-                )
-            )
-        else:
-            folder.mkdir(exist_ok=True)
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)
-            click.echo(f"wrote {C.SCHEMA_DIRNAME}/{name}")
-    if stale:
-        raise DataError(stale)
-    if verify:
+    stale = {name: text for name, text in render_schemas().items() if _read(folder / name) != text}
+    if not stale:
         click.echo("schemas are up to date")
+    elif verify:
+        message = "is stale; run `dkg schema` and commit it"
+        raise DataError([Problem(f"{C.SCHEMA_DIRNAME}/{name}", 0, 0, message) for name in stale])
+    for name, text in stale.items():
+        write_atomic(folder / name, text.encode("utf-8"))
+        click.echo(f"wrote {C.SCHEMA_DIRNAME}/{name}")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError, UnicodeDecodeError):
+        return None

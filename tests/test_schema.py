@@ -29,6 +29,29 @@ def test_schema_check_command_detects_a_stale_schema(tmp_path: Path) -> None:
     assert "entities.schema.json is stale" in result.output
 
 
+def test_schema_writes_what_is_stale_then_says_up_to_date(tmp_path: Path) -> None:
+    (tmp_path / "ontology").mkdir()  # a new project: no extract/ yet
+    result = CliRunner().invoke(main, ["-C", str(tmp_path), "schema"])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("wrote extract/schema/") == len(render_schemas())
+    for name, text in render_schemas().items():
+        assert (tmp_path / "extract" / "schema" / name).read_text(encoding="utf-8") == text
+    again = CliRunner().invoke(main, ["-C", str(tmp_path), "schema"])
+    assert again.output == "schemas are up to date\n"
+    check = CliRunner().invoke(main, ["-C", str(tmp_path), "schema", "--check"])
+    assert check.exit_code == 0 and check.output == "schemas are up to date\n"
+
+
+def test_schema_names_a_file_in_the_way(tmp_path: Path) -> None:
+    (tmp_path / "ontology").mkdir()
+    (tmp_path / "extract").mkdir()
+    (tmp_path / "extract" / "schema").write_text("not a folder")
+    result = CliRunner().invoke(main, ["-C", str(tmp_path), "schema"])
+    assert result.exit_code == 2
+    assert "schema is a file, not a folder" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
 def test_every_field_has_a_description() -> None:
     undocumented = []
     for name, text in render_schemas().items():
