@@ -160,6 +160,9 @@ def _check_document(
         result.sources[meta.id] = source
     n_lines = len(source.lines) if source else 0
     sections: dict[str, Section] = {}
+    misplaced: set[str] = (
+        set()
+    )  # sections whose line range is wrong: no quote is checked against it
     for j, sec in enumerate(meta.sections):
         if sec.id in sections:
             result.problems.append(
@@ -169,7 +172,16 @@ def _check_document(
             )
         sections[sec.id] = sec
         a, b = sec.line_range()
-        if a < 1 or a > b or (source and b > n_lines):
+        if a > b or a < 1 or (source and b > n_lines):
+            misplaced.add(sec.id)
+        if a > b:
+            result.problems.append(
+                doc.located.problem(
+                    ("document", "sections", j, "lines"),
+                    f"line range {sec.lines} runs backwards; write {b}-{a}",
+                )
+            )
+        elif a < 1 or (source and b > n_lines):
             result.problems.append(
                 doc.located.problem(
                     ("document", "sections", j, "lines"),
@@ -218,7 +230,7 @@ def _check_document(
             unfound.append((doc, here, claim.quote, source))  # reported once all sources are read
             continue
         cited = sections.get(claim.locator)
-        if cited is None:
+        if cited is None or cited.id in misplaced:
             continue
         a, b = cited.line_range()
         inside = [s for s in found if s.first_line <= b and s.last_line >= a]

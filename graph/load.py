@@ -57,6 +57,22 @@ def did_you_mean(word: str, choices: Any) -> str:
 
 ID_FIELDS = {"id", "subject", "object", "in_scheme", "rule", "answered_by", "on_behalf_of"}
 
+# How to write a value whose form is fixed by a pattern (graph.models), by field name.
+WRITE_AS = {
+    "currency": "write a three-letter ISO 4217 code in capitals, e.g. EUR",
+    "wikidata": "write a Wikidata item id, e.g. Q55",
+    "document_number": "write a Tweede Kamer document number, e.g. 2025D15102",
+    "url": "write a full http(s) address, without spaces, quotes or <>",
+    "lines": "write a line number or a range of lines, e.g. '12' or '12-18'",
+}
+# What a bound in the models means, by pydantic's error type.
+BOUNDS = {
+    "greater_than_equal": ("ge", "{0} or more"),
+    "greater_than": ("gt", "more than {0}"),
+    "less_than_equal": ("le", "{0} or less"),
+    "less_than": ("lt", "less than {0}"),
+}
+
 
 def suggest_id(value: str) -> str:
     """The id a curator probably meant: ASCII, lower-case, hyphens ('Financiën' -> 'financien')."""
@@ -83,7 +99,7 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
         if kind == "missing":
             problems.append(located.problem(loc[:-1], f"missing required key {field_name!r}"))
             continue
-        if kind == "enum":
+        if kind in ("enum", "literal_error"):
             expected = err.get("ctx", {}).get("expected", "")
             options = [
                 o.strip().strip("'") for o in expected.replace(" or ", ",").split(",") if o.strip()
@@ -108,6 +124,18 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
             if meant and meant != value:  # 'SecFund' or 'financiën' for 'secfund' or 'financien'
                 message += f" (did you mean {meant!r}?)"
             problems.append(located.problem(loc, message))
+            continue
+        if kind == "string_pattern_mismatch" and named in WRITE_AS:
+            message = f"{named}: {value!r} is not in the expected form; {WRITE_AS[named]}"
+            problems.append(located.problem(loc, message))
+            continue
+        if kind in BOUNDS:
+            key, wording = BOUNDS[kind]
+            limit = err.get("ctx", {}).get(key, "?")
+            if isinstance(limit, float) and limit.is_integer():
+                limit = int(limit)  # ge=0 on a float field: "0", not "0.0"
+            bound = wording.format(limit)
+            problems.append(located.problem(loc, f"{named}: {value!r} must be {bound}"))
             continue
         msg = err["msg"].removeprefix("Value error, ")
         prefix = f"{field_name}: " if isinstance(field_name, str) and field_name else ""

@@ -57,3 +57,14 @@ def test_valid_corpus_is_clean(valid_project: Path) -> None:
     result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
     assert result.exit_code == 0, result.output
     assert "no problems found" in result.output
+
+
+def test_a_wrong_section_range_is_reported_once(tmp_path: Path) -> None:
+    """Not again for every quote in that section: the range is what to fix."""
+    project = copy_project(tmp_path / "project")
+    overlay(DATA / "invalid" / "line-range-backwards", project)
+    result = CliRunner().invoke(main, ["-C", str(project), "check"])
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR")]
+    assert errors == [
+        "ERROR extract/documents/mini.yaml:10:53 line range 5-3 runs backwards; write 3-5"
+    ]
