@@ -65,6 +65,39 @@ WRITE_AS = {
     "url": "write a full http(s) address, without spaces, quotes or <>",
     "lines": "write a line number or a range of lines, e.g. '12' or '12-18'",
 }
+# What a field of the wrong type should hold, by pydantic's error type.
+EXPECTED = {
+    "string_type": "text",
+    "int_type": "a whole number",
+    "int_parsing": "a whole number",
+    "int_from_float": "a whole number",
+    "float_type": "a number in digits (e.g. 100000000)",
+    "float_parsing": "a number in digits (e.g. 100000000)",
+    "finite_number": "a finite number in digits",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "list_type": "a list (e.g. [a, b])",
+    "dict_type": "a mapping of keys to values",
+    "model_type": "a mapping of keys to values",
+    "model_attributes_type": "a mapping of keys to values",
+}
+
+
+def _kind_of(value: Any) -> str:
+    """What a loaded YAML value is, as a curator sees it."""
+    if value is None:
+        return "an empty value"
+    if isinstance(value, bool):
+        return f"{'true' if value else 'false'} (yes/no/on/off are read as true or false)"
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return repr(value)
+
+
 # What a bound in the models means, by pydantic's error type.
 BOUNDS = {
     "greater_than_equal": ("ge", "{0} or more"),
@@ -127,6 +160,14 @@ def _validation_problems(exc: ValidationError, located: Located) -> list[Problem
             continue
         if kind == "string_pattern_mismatch" and named in WRITE_AS:
             message = f"{named}: {value!r} is not in the expected form; {WRITE_AS[named]}"
+            problems.append(located.problem(loc, message))
+            continue
+        if kind in EXPECTED:
+            message = f"{named}: expected {EXPECTED[kind]}, found {_kind_of(value)}"
+            problems.append(located.problem(loc, message))
+            continue
+        if kind == "string_too_short":
+            message = f"{named}: empty text; write it, or remove the key"
             problems.append(located.problem(loc, message))
             continue
         if kind in BOUNDS:
