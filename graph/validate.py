@@ -332,8 +332,39 @@ def validate(
         violations = run_shapes(store, queries)
     except SyntaxError as exc:
         return [Problem(str(shapes_path), 0, 0, f"a shape compiles to invalid SPARQL: {exc}")]
+    premises, rules = _premises(store, {v.focus for v in violations if v.focus not in locate})
+    broken = {v.focus for v in violations}
     problems = set()
     for v in violations:
-        file, line = locate.get(v.focus, ("(compiled graph)", 0))
-        problems.add(Problem(file, line, 0, f"{_short(v.focus)}: {v.message}"))
+        text = f"{_short(v.focus)}: {v.message}"
+        if v.focus in locate:
+            problems.add(Problem(*locate[v.focus], 0, text))
+            continue
+        grounds = premises.get(v.focus, [])
+        if any(p in broken for p in grounds):
+            continue  # an inferred claim that inherits a premise's fault: the premise is reported
+        spot = next((locate[p] for p in grounds if p in locate), ("(compiled graph)", 0))
+        if grounds:
+            rule = rules.get(v.focus, "").removeprefix(C.RULE)
+            text += f" (inferred by rule {rule} from {', '.join(_short(p) for p in grounds)})"
+        problems.add(Problem(*spot, 0, text))
     return sorted(problems)
+
+
+def _premises(store: Store, claims: set[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """The premises of each of these (inferred) claims, in order, and the rule that made it."""
+    if not claims:
+        return {}, {}
+    values = " ".join(f"<{c}>" for c in sorted(claims))
+    query = (
+        f"{C.sparql_prefixes()}SELECT DISTINCT ?c ?p ?rule WHERE {{ VALUES ?c {{ {values} }} "
+        "?c dkg:premise ?p ; prov:wasGeneratedBy ?rule } ORDER BY ?c ?p"
+    )
+    premises: dict[str, list[str]] = defaultdict(list)
+    rules: dict[str, str] = {}
+    solutions = store.query(query, use_default_graph_as_union=True)
+    assert isinstance(solutions, QuerySolutions)
+    for row in solutions:
+        premises[row["c"].value].append(row["p"].value)
+        rules[row["c"].value] = row["rule"].value
+    return premises, rules

@@ -291,7 +291,7 @@ def test_a_build_failing_after_the_store_started_leaves_the_previous_one(tmp_pat
     overlay(DATA / "invalid" / "shacl-domain", project)  # fails in the shapes, after the files
     result = CliRunner().invoke(main, ["-C", str(project), "build", "-q", "-o", str(out)])
     assert result.exit_code == 1, result.output
-    assert "should be a Intervention" in result.output
+    assert "should be of type Intervention" in result.output
     assert current_snapshot(out) == before
     assert (before / "store").is_dir()
     assert not list(out.glob(".tmp-*")), "the failed build left its temporary snapshot"

@@ -158,7 +158,7 @@ def test_a_new_violation_in_the_edited_file_is_found(project: Path, tmp_path: Pa
     edit(path, text[start : text.index("\n", start)], "    relation: leads")
     with pytest.raises(DataError) as caught:
         build(project, out)
-    assert any("should be a Actor" in p.message for p in caught.value.problems), (
+    assert any("should be of type Actor" in p.message for p in caught.value.problems), (
         caught.value.problems
     )
     assert all(p.file == path.relative_to(project).as_posix() for p in caught.value.problems)
@@ -321,7 +321,7 @@ def test_check_after_a_build_validates_only_what_changed(project: Path, tmp_path
     said.clear()
     with pytest.raises(DataError) as caught:
         compile_project(project, said.append)
-    assert any("should be a Actor" in p.message for p in caught.value.problems)
+    assert any("should be of type Actor" in p.message for p in caught.value.problems)
     assert any("validating" in s and "changed graphs" in s for s in said), said
 
 

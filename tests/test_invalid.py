@@ -68,3 +68,17 @@ def test_a_wrong_section_range_is_reported_once(tmp_path: Path) -> None:
     assert errors == [
         "ERROR extract/documents/mini.yaml:10:53 line range 5-3 runs backwards; write 3-5"
     ]
+
+
+def test_an_inferred_claim_is_not_blamed_for_its_premise(tmp_path: Path) -> None:
+    """secfund typed as a ConceptScheme breaks the claims that put it in an action line; the claim
+    the rules infer from them breaks the same shape, but only the premises, which have a file and
+    a line, are reported."""
+    project = copy_project(tmp_path / "project")
+    overlay(DATA / "invalid" / "inferred-from-wrong-type", project)
+    result = CliRunner().invoke(main, ["-C", str(project), "check"])
+    assert result.exit_code == 1
+    assert "(compiled graph)" not in result.output
+    assert "inferred/" not in result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 2, result.output
