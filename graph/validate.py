@@ -332,13 +332,15 @@ def validate(
         violations = run_shapes(store, queries)
     except SyntaxError as exc:
         return [Problem(str(shapes_path), 0, 0, f"a shape compiles to invalid SPARQL: {exc}")]
-    premises, rules = _premises(store, {v.focus for v in violations if v.focus not in locate})
+    where = {v.focus: _owner(v.focus, locate) for v in violations}
+    premises, rules = _premises(store, {focus for focus, at in where.items() if at is None})
     broken = {v.focus for v in violations}
     problems = set()
     for v in violations:
         text = f"{_short(v.focus)}: {v.message}"
-        if v.focus in locate:
-            problems.add(Problem(*locate[v.focus], 0, text))
+        at = where[v.focus]
+        if at is not None:
+            problems.add(Problem(*at, 0, text))
             continue
         grounds = premises.get(v.focus, [])
         if any(p in broken for p in grounds):
@@ -349,6 +351,18 @@ def validate(
             text += f" (inferred by rule {rule} from {', '.join(_short(p) for p in grounds)})"
         problems.add(Problem(*spot, 0, text))
     return sorted(problems)
+
+
+def _owner(focus: str, locate: Mapping[str, tuple[str, int]]) -> tuple[str, int] | None:
+    """Where the node is written: its own place, or that of the node it belongs to (a claim's
+    amount, <claim>/amount, is written with the claim; a section, <document>/a1, with the
+    document)."""
+    node = focus
+    while node.startswith(C.BASE):
+        if node in locate:
+            return locate[node]
+        node = node.rpartition("/")[0]
+    return None
 
 
 def _premises(store: Store, claims: set[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
