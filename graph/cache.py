@@ -26,6 +26,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -794,7 +795,7 @@ def validation_context(project: Project, inferred: Chunk) -> str:
 
 
 class LazyLocations(Mapping[str, tuple[str, int]]):
-    """Where each entity, document and claim is written; read from the cache only if asked."""
+    """Where each entity, document, claim and ontology term is written; read only if asked."""
 
     def __init__(self, project: Project):
         self.project = project
@@ -816,6 +817,7 @@ class LazyLocations(Mapping[str, tuple[str, int]]):
                     where[C.ID + u.doc_id] = payload.doc_line
                 for (doc_id, claim_id), spot in payload.claim_lines.items():
                     where[f"{C.CLAIM}{doc_id}/{claim_id}"] = spot
+            where.update(_term_lines(self.project.root))
             self._where = where
         return self._where
 
@@ -827,6 +829,21 @@ class LazyLocations(Mapping[str, tuple[str, int]]):
 
     def __len__(self) -> int:
         return len(self._load())
+
+
+def _term_lines(root: Path) -> dict[str, tuple[str, int]]:
+    """The line where each term of the ontology is described: a line that starts with dkg:Term."""
+    rel = f"{C.ONTOLOGY_DIRNAME}/{C.ONTOLOGY_FILE}"
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return {}
+    where: dict[str, tuple[str, int]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        m = re.match(r"dkg:([\w.-]+)\s", line)
+        if m:
+            where.setdefault(C.ONTOLOGY + m[1], (rel, number))
+    return where
 
 
 def reuse(project: Project, previous: Previous | None) -> Chunk | None:

@@ -82,3 +82,17 @@ def test_an_inferred_claim_is_not_blamed_for_its_premise(tmp_path: Path) -> None
     assert "inferred/" not in result.output
     errors = [line for line in result.output.splitlines() if line.startswith("ERROR")]
     assert len(errors) == 2, result.output
+
+
+def test_a_term_of_the_ontology_is_located_in_dkg_ttl(tmp_path: Path) -> None:
+    project = copy_project(tmp_path / "project")
+    ttl = project / "ontology" / "dkg.ttl"
+    lines = ttl.read_text(encoding="utf-8").count("\n")
+    with ttl.open("a", encoding="utf-8") as fh:
+        fh.write('dkg:Fund a owl:Class ; skos:prefLabel "fonds"@nl .\n')
+    result = CliRunner().invoke(main, ["-C", str(project), "check"])
+    assert result.exit_code == 1
+    assert (
+        f"ERROR ontology/dkg.ttl:{lines + 1} Fund: Fund needs a label in Dutch and in English"
+        in result.output
+    )
