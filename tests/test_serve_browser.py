@@ -70,6 +70,19 @@ def test_named_query_runs_and_shows_a_table(page: Any, url: str) -> None:
     assert page.outside == [] and page.errors == []
 
 
+def test_the_row_count_is_in_words(page: Any, url: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url + "/")
+    for query, shown in [
+        ("SELECT ?x WHERE { VALUES ?x { 1 } }", "1 row"),
+        ("SELECT ?x WHERE { VALUES ?x { 1 2 } }", "2 rows"),
+    ]:
+        page.fill("#query", query)
+        page.click("#run")
+        expect(page.locator("#status")).to_have_text(shown, timeout=20000)
+
+
 def test_query_error_is_shown_as_text(page: Any, url: str) -> None:
     page.goto(url + "/")
     page.fill("#query", "SELECT ?x WHERE { <img src=x onerror=alert(1)> }")

@@ -46,7 +46,8 @@
       data.head.vars.forEach(function (v) { tr.appendChild(cell(b[v])); });
     });
     results.appendChild(table);
-    status.textContent = data.results.bindings.length + " rows";
+    var n = data.results.bindings.length;
+    status.textContent = n + (n === 1 ? " row" : " rows");
   }
 
   document.getElementById("form").addEventListener("submit", function (ev) {
