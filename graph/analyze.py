@@ -183,9 +183,7 @@ def explain_result(
     """The pairs whose shortest paths pass through a broker, with one such path each."""
     s = simple(project(g, projection))
     if broker not in s:
-        raise click.BadParameter(
-            f"{broker!r} is not in {projection.describe()}", param_hint="--explain"
-        )
+        raise _not_in(g, projection, broker, "--explain")
     to_broker = nx.single_source_shortest_path_length(s, broker)
     from_broker = _path_counts(s, broker)
     via_paths = nx.single_source_shortest_path(s, broker)
@@ -254,6 +252,20 @@ def _path_counts(s: nx.Graph, source: str) -> dict[str, tuple[int, int]]:
     return {n: (dist[n], sigma[n]) for n in dist}
 
 
+def _not_in(g: nx.MultiDiGraph, projection: Projection, node: str, name: str) -> click.BadParameter:
+    """An entity the projection leaves out: say why, and which projection has it."""
+    kind = g.nodes[node].get("type", "") if node in g else ""
+    why = (
+        f"the {projection.name} projection leaves out {kind}"
+        if kind and kind not in projection.node_types
+        else f"it has no link in the {projection.name} projection"
+    )
+    return click.BadParameter(
+        f"{node!r} is not in the graph analysed: {why}; --projection all has every entity",
+        param_hint=name,
+    )
+
+
 # --- Paths ---------------------------------------------------------------------------------------
 
 
@@ -264,7 +276,9 @@ def paths_result(
     sub = project(g, projection)
     for name, node in (("FROM", start), ("TO", end)):
         if node not in sub:
-            raise click.BadParameter(f"{node!r} is not in {projection.describe()}", param_hint=name)
+            raise _not_in(g, projection, node, name)
+    if start == end:
+        raise click.BadParameter(f"FROM and TO are both {start!r}; give two entities")
     s = simple(sub)
     rows: list[dict[str, Any]] = []
     found = 0

@@ -107,6 +107,19 @@ def test_paths_accept_labels_and_say_when_there_is_none(built: tuple[Path, Path]
     assert code == 2 and "did you mean 'secfund'" in err
 
 
+def test_paths_say_why_an_entity_is_left_out_and_refuse_one_entity_twice(
+    built: tuple[Path, Path],
+) -> None:
+    code, _, err = run(built, "paths", "secfund", "netdoc")
+    assert code == 2
+    assert "the network projection leaves out SourceDocument" in err
+    assert "--projection all" in err
+    code, _, err = run(built, "paths", "secfund", "netdoc", "--projection", "all")
+    assert code == 0, err
+    code, _, err = run(built, "paths", "secfund", "Security Fund")
+    assert code == 2 and "FROM and TO are both 'secfund'" in err
+
+
 def test_communities_are_named_after_their_best_linked_member(built: tuple[Path, Path]) -> None:
     doc = as_json(built, "communities")
     names = {r["id"]: set(r["member_ids"]) for r in doc["rows"]}
