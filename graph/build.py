@@ -612,10 +612,12 @@ def check_command(ctx: click.Context, no_shapes: bool, per_answer: bool) -> None
     for line in _summary(compiled):
         click.echo(line)
     if per_answer:
-        for cov in compiled.check.coverage:
-            if cov.kind == "answer":
-                bar = "#" * round(cov.ratio * 20)
-                click.echo(f"  {cov.document} {cov.section:<8} {bar:<20} {cov.ratio:4.0%}")
+        answers = [c for c in compiled.check.coverage if c.kind == "answer"]
+        width = max((len(f"{c.document} {c.section}") for c in answers), default=0)
+        for cov in answers:
+            bar = "#" * round(cov.ratio * 20)
+            where = f"{cov.document} {cov.section}"
+            click.echo(f"  {where:<{width}}  {bar:<20} {cov.ratio:4.0%}")
     click.echo("no problems found")
 
 

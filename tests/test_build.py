@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -343,3 +344,13 @@ def test_counts_are_written_in_words(valid_project: Path) -> None:
     result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == "1 problem found"
+
+
+def test_check_coverage_lists_every_answer_with_aligned_bars() -> None:
+    result = CliRunner().invoke(main, ["-C", str(ROOT), "check", "--coverage"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("  ")]
+    assert len(rows) == 6 + 11  # the answers of the two documents
+    assert all(re.search(r" +\d+%$", row) for row in rows), rows
+    bars = {len(row) for row in rows}  # padded names, a 20-wide bar and a 4-wide share
+    assert len(bars) == 1, rows
