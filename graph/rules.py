@@ -14,7 +14,7 @@ from pathlib import Path
 from pyoxigraph import Literal, NamedNode, Quad, QueryTriples, RdfFormat, Store
 
 from graph import constants as C
-from graph.errors import Problem, RunError, display_path
+from graph.errors import Problem, display_path
 from graph.vocab import term
 
 MAX_ROUNDS = 10
@@ -88,8 +88,10 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
     header = C.sparql_prefixes()
     added: set[bytes] = set()
     problems: list[Problem] = []
+    growing: list[Rule] = []  # the rules that added something in the last round
     for _ in range(MAX_ROUNDS):
         fresh: set[bytes] = set()
+        growing = []
         for rule in rules:
             try:
                 triples = store.query(header + rule.query, use_default_graph_as_union=True)
@@ -99,16 +101,21 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
             if not isinstance(triples, QueryTriples):
                 problems.append(Problem(rule.where, 0, 0, "a rule must be a CONSTRUCT query"))
                 continue
+            before = len(fresh)
             for line in (triples.serialize(format=RdfFormat.N_TRIPLES) or b"").splitlines():
                 quad = line.removesuffix(b" .") + graph
                 if quad not in added:
                     fresh.add(quad)
+            if len(fresh) > before:
+                growing.append(rule)
         if problems or not fresh:
             break
         added |= fresh
         store.load(b"\n".join(sorted(fresh)) + b"\n", format=RdfFormat.N_QUADS, lenient=True)
     else:
-        raise RunError(
-            f"the rules did not reach a fixpoint in {MAX_ROUNDS} rounds; one keeps minting new nodes"
+        message = (
+            f"the rules never reach a fixpoint: this one still adds triples after {MAX_ROUNDS} "
+            "rounds (does a rule build new IRIs from IRIs it built before?)"
         )
+        problems = [Problem(rule.where, 0, 0, message) for rule in growing]
     return b"".join(q + b"\n" for q in sorted(added)), problems
