@@ -160,9 +160,7 @@ def _check_document(
         result.sources[meta.id] = source
     n_lines = len(source.lines) if source else 0
     sections: dict[str, Section] = {}
-    misplaced: set[str] = (
-        set()
-    )  # sections whose line range is wrong: no quote is checked against it
+    misplaced: set[str] = set()  # sections with a wrong line range: no quote is checked in them
     for j, sec in enumerate(meta.sections):
         if sec.id in sections:
             result.problems.append(

@@ -81,6 +81,13 @@ EXPECTED = {
     "model_type": "a mapping of keys to values",
     "model_attributes_type": "a mapping of keys to values",
 }
+# What a bound in the models means, by pydantic's error type.
+BOUNDS = {
+    "greater_than_equal": ("ge", "{0} or more"),
+    "greater_than": ("gt", "more than {0}"),
+    "less_than_equal": ("le", "{0} or less"),
+    "less_than": ("lt", "less than {0}"),
+}
 
 
 def _kind_of(value: Any) -> str:
@@ -96,15 +103,6 @@ def _kind_of(value: Any) -> str:
     if isinstance(value, dict):
         return "a mapping"
     return repr(value)
-
-
-# What a bound in the models means, by pydantic's error type.
-BOUNDS = {
-    "greater_than_equal": ("ge", "{0} or more"),
-    "greater_than": ("gt", "more than {0}"),
-    "less_than_equal": ("le", "{0} or less"),
-    "less_than": ("lt", "less than {0}"),
-}
 
 
 def suggest_id(value: str) -> str:
