@@ -90,17 +90,17 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> Any:
-        from graph.errors import DataError, DkgError, ExitCode
+        from graph.errors import DataError, DkgError, ExitCode, printable
 
         try:
             return super().invoke(ctx)
         except DataError as exc:
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
+                click.echo(printable(str(problem)), err=True)
             click.echo(exc.summary, err=True)
             ctx.exit(int(exc.exit_code))
-        except DkgError as exc:
-            click.echo(f"error: {exc}", err=True)
+        except DkgError as exc:  # may quote a server's answer: shown, never obeyed
+            click.echo(printable(f"error: {exc}"), err=True)
             ctx.exit(int(exc.exit_code))
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
@@ -114,7 +114,9 @@ class LazyGroup(click.Group):
             if os.environ.get("DKG_DEBUG"):
                 raise
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc} (set DKG_DEBUG=1 for details)",
+                printable(
+                    f"internal error: {type(exc).__name__}: {exc} (set DKG_DEBUG=1 for details)"
+                ),
                 err=True,
             )
             ctx.exit(int(ExitCode.RUN))

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
+
+# What a terminal obeys instead of showing: C0 and C1 controls (escape sequences, carriage returns)
+# and the bidirectional overrides. Text from a remote server or a query is shown, never obeyed.
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """text with every control character written out as an escape ('\\x1b'); tabs and line
+    breaks stay."""
+    return _UNSAFE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:

@@ -25,7 +25,7 @@ import click
 
 from graph import constants as C
 from graph.cli import root_of
-from graph.errors import QueryError, RunError, counted, display_path
+from graph.errors import QueryError, RunError, counted, display_path, printable
 from graph.layout import write_atomic
 from graph.store import endpoint_option
 
@@ -463,8 +463,19 @@ def text_table(
     caption: str | None = None,
     terminal: bool = False,
 ) -> str:
-    """Render a readable table: boxed and coloured in a terminal (rich), plain text otherwise."""
-    rows = list(rows)
+    """Render a readable table: boxed and coloured in a terminal (rich), plain text otherwise.
+
+    Every cell is shown as text: a control character (from a remote server, or a query's own
+    literal) is written out as an escape rather than sent to the terminal, and a tab as a space.
+    """
+
+    def shown(text: str) -> str:
+        return printable(text).replace("\t", " ")
+
+    columns = [shown(c) for c in columns]
+    rows = [[shown(c) for c in row] for row in rows]
+    title = shown(title) if title is not None else None
+    caption = shown(caption) if caption is not None else None
     width = int(os.environ.get("COLUMNS") or 120)
     if not terminal or len(rows) > RICH_MAX_ROWS:
         return plain_table(columns, rows, title=title, caption=caption, width=width)

@@ -16,6 +16,7 @@ query text).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import Counter
@@ -425,3 +426,39 @@ def test_query_bind_never_becomes_query_text(
         result = dkg(root, out, "query", query, "--bind", f"{name}=secfund")
         assert result.exit_code != 0 and "not a variable name" in result.output, result.output
     tally["SPARQL break-out attempts on the command line, all bound"] += 1
+
+
+# --- Terminals: text from a query or a server is shown, never obeyed -------------------------------
+
+ESCAPES = ["\x1b[2J\x1b[31m", "\r", "\x07", "\x9b31m", "\u202e", "\x00"]
+
+
+@pytest.mark.parametrize("escape", ESCAPES, ids=[repr(e) for e in ESCAPES])
+def test_a_table_writes_control_characters_out(
+    escape: str, hostile: tuple[Path, Path, dict[str, str]], tally: Counter[str]
+) -> None:
+    """A query's literal (or a remote server's value) reaches the table as an escape, not as the
+    control character a terminal would obey; the machine formats keep the value as it is."""
+    from graph.errors import printable
+
+    root, out, _ = hostile
+    code = "".join(f"\\u{ord(ch):04x}" for ch in escape)
+    query = f'SELECT ?x WHERE {{ VALUES ?x {{ "a{code}b" }} }}'
+    table = dkg(root, out, "query", query)
+    assert table.exit_code == 0, table.output
+    assert escape not in table.stdout
+    assert f"a{printable(escape)}b" in table.stdout
+    as_json = dkg(root, out, "query", query, "-f", "json")
+    assert json.loads(as_json.stdout)["results"]["bindings"][0]["x"]["value"] == f"a{escape}b"
+    tally["control characters shown as escapes in a table"] += 1
+
+
+def test_an_error_quoting_a_server_writes_control_characters_out() -> None:
+    from graph.errors import printable
+
+    assert printable("answered 500: \x1b]0;pwned\x07 oops\r\n") == (
+        "answered 500: \\x1b]0;pwned\\x07 oops\\r\n"
+    )
+    assert printable("tab\tand\nnewline stay; \u202e does not") == (
+        "tab\tand\nnewline stay; \\u202e does not"
+    )
