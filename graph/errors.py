@@ -18,6 +18,11 @@ def printable(text: str) -> str:
     return _UNSAFE.sub(lambda m: m[0].encode("unicode_escape").decode("ascii"), text)
 
 
+def has_controls(text: str) -> bool:
+    """Whether printable(text) would change it."""
+    return _UNSAFE.search(text) is not None
+
+
 def counted(n: int, noun: str, plural: str | None = None) -> str:
     """n and the noun, plural unless n is 1: "1 answer", "3 answers", "0 entities"."""
     return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"

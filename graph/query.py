@@ -25,7 +25,14 @@ import click
 
 from graph import constants as C
 from graph.cli import root_of
-from graph.errors import QueryError, RunError, counted, display_path, printable
+from graph.errors import (
+    QueryError,
+    RunError,
+    counted,
+    display_path,
+    has_controls,
+    printable,
+)
 from graph.layout import write_atomic
 from graph.store import endpoint_option
 
@@ -472,10 +479,15 @@ def text_table(
     def shown(text: str) -> str:
         return printable(text).replace("\t", " ")
 
-    columns = [shown(c) for c in columns]
-    rows = [[shown(c) for c in row] for row in rows]
-    title = shown(title) if title is not None else None
-    caption = shown(caption) if caption is not None else None
+    rows = [list(row) for row in rows]
+    everything = "\n".join(
+        [*columns, *(c for row in rows for c in row), title or "", caption or ""]
+    )
+    if "\t" in everything or has_controls(everything):  # rare: then cell by cell
+        columns = [shown(c) for c in columns]
+        rows = [[shown(c) for c in row] for row in rows]
+        title = shown(title) if title is not None else None
+        caption = shown(caption) if caption is not None else None
     width = int(os.environ.get("COLUMNS") or 120)
     if not terminal or len(rows) > RICH_MAX_ROWS:
         return plain_table(columns, rows, title=title, caption=caption, width=width)
