@@ -324,12 +324,26 @@ class Endpoint:
 
     @property
     def credentials(self) -> tuple[str, str] | str | None:
-        """A bearer token, or (user, password), from the environment; never from files or arguments."""
-        token = os.environ.get(TOKEN_ENV)
+        """A bearer token, or (user, password), from the environment; never from files or arguments.
+
+        RunError if one cannot be sent as it is (a line break in a token would end the header);
+        the message names the variable, never its value. Surrounding white space, such as the
+        line break of a file the variable was read from, is dropped.
+        """
+        token = os.environ.get(TOKEN_ENV, "").strip()
         if token:
+            if re.search(r"[^\x21-\x7e]", token):  # what an HTTP header carries as it is
+                raise RunError(
+                    f"${TOKEN_ENV} holds a space, a control character or a non-ASCII one; "
+                    "set the token alone"
+                )
             return token
-        user, password = os.environ.get(USER_ENV), os.environ.get(PASSWORD_ENV)
+        user, password = os.environ.get(USER_ENV, "").strip(), os.environ.get(PASSWORD_ENV)
         if user and password is not None:
+            if re.search(r"[:\x00-\x1f\x7f]", user):
+                raise RunError(
+                    f"${USER_ENV} holds a ':' or a control character; set the user name alone"
+                )
             return user, password
         return None
 

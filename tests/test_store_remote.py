@@ -285,6 +285,7 @@ class _Recorder(BaseHTTPRequestHandler):
     ("env", "expected"),
     [
         ({"DKG_ENDPOINT_TOKEN": "t0ken"}, "Bearer t0ken"),
+        ({"DKG_ENDPOINT_TOKEN": "t0ken\n"}, "Bearer t0ken"),  # as read from a file
         (
             {"DKG_ENDPOINT_USER": "curator", "DKG_ENDPOINT_PASSWORD": "pw"},
             "Basic " + base64.b64encode(b"curator:pw").decode(),
@@ -307,6 +308,28 @@ def test_log_in_comes_from_the_environment(
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"DKG_ENDPOINT_TOKEN": "s3cret\r\nX-Injected: 1"}, "$DKG_ENDPOINT_TOKEN"),
+        ({"DKG_ENDPOINT_TOKEN": "s3cr\u00e9t"}, "$DKG_ENDPOINT_TOKEN"),
+        ({"DKG_ENDPOINT_USER": "s3cret:x", "DKG_ENDPOINT_PASSWORD": "pw"}, "$DKG_ENDPOINT_USER"),
+    ],
+)
+def test_a_log_in_that_cannot_be_sent_is_refused_without_showing_it(
+    env: dict[str, str], name: str
+) -> None:
+    """Not an internal error quoting the header: the variable is named, its value never shown."""
+    result = CliRunner().invoke(
+        main,
+        ["-C", str(ROOT), "query", "ASK {}", "--endpoint", "http://127.0.0.1:9/query"],
+        env=env,
+    )
+    assert result.exit_code == 2
+    assert name in result.output and "internal error" not in result.output
+    assert "s3cr" not in result.output
 
 
 def test_graph_store_addresses_of_known_servers() -> None:
