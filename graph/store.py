@@ -391,6 +391,10 @@ def _check_url(url: str, origin: str) -> str:
     return url
 
 
+def _keys(names: list[str]) -> str:
+    return ("key " if len(names) == 1 else "keys ") + ", ".join(repr(n) for n in names)
+
+
 def read_config(root: Path) -> Endpoint | None:
     """The [endpoint] table of dkg.toml in the project, if there is one."""
     import tomllib
@@ -402,6 +406,11 @@ def read_config(root: Path) -> Endpoint | None:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise RunError(f"{display_path(path)}: {exc}") from exc
+    strange = sorted(set(config) - {"endpoint"})
+    if strange:  # a misspelt [endpont] would otherwise leave every query on the embedded store
+        raise RunError(
+            f"{display_path(path)}: unknown {_keys(strange)}; the file holds one table, [endpoint]"
+        )
     table = config.get("endpoint")
     if table is None:
         return None
@@ -416,7 +425,7 @@ def read_config(root: Path) -> Endpoint | None:
         )
     unknown = sorted(set(table) - {"url", "store", "timeout"})
     if unknown:
-        raise RunError(f"{name}: unknown key(s) {', '.join(unknown)}; use url, store, timeout")
+        raise RunError(f"{name}: unknown {_keys(unknown)}; use url, store, timeout")
     url = table.get("url")
     if not isinstance(url, str):
         raise RunError(f'{name} needs url = "http://host:port/query"')

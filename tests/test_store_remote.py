@@ -261,6 +261,24 @@ def test_credentials_never_in_the_config_file(tmp_path: Path) -> None:
     assert "do not belong in a file" in result.output
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[endpont]\nurl = "http://127.0.0.1:9/query"\n', "unknown key 'endpont'"),
+        ('[endpoint]\nurl = "http://127.0.0.1:9/query"\nurll = 1\n', "unknown key 'urll'"),
+    ],
+)
+def test_a_misspelt_config_is_refused_not_ignored(tmp_path: Path, text: str, message: str) -> None:
+    """Ignored, a misspelt table would leave every query on the embedded store without a word."""
+    project = tmp_path / "project"
+    (project / "extract").mkdir(parents=True)
+    (project / "ontology").mkdir()
+    (project / "dkg.toml").write_text(text)
+    result = CliRunner().invoke(main, ["-C", str(project), "query", "ASK {}"])
+    assert result.exit_code == 2
+    assert message in result.output
+
+
 class _Recorder(BaseHTTPRequestHandler):
     seen: ClassVar[list[tuple[str, str, str | None]]] = []
 
