@@ -50,7 +50,7 @@ from graph.cache import (
 )
 from graph.check import CheckResult
 from graph.errors import Problem, RunError, counted, display_path
-from graph.layout import current_snapshot, default_out, make_folder
+from graph.layout import current_snapshot, default_out, make_folder, reader_lock
 from graph.load import Corpus
 
 Progress = Callable[[str], None]
@@ -439,11 +439,12 @@ def write_build(
                 for name, data in sorted(compiled.views.items()):  # waits for them (see _compile)
                     _write(tmp / name, data)
                     files[name] = hashlib.sha256(data).hexdigest()
+                inputs = _input_digests(root)
                 manifest = {
                     "format": 1,
                     "digest": digest,
                     "stats": compiled.stats(),
-                    "inputs": _input_digests(root),
+                    "inputs": inputs,
                     "files": dict(sorted(files.items())),
                     "graphs": dict(sorted(graphs.items())),
                     "validated": compiled.validated,
@@ -453,9 +454,13 @@ def write_build(
                     tmp / C.OUT_MANIFEST,
                     (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(),
                 )
-                if target.exists():
-                    shutil.rmtree(target)
-                os.rename(tmp, target)
+                with _unread(reader_lock(target)) as unread:
+                    if not unread:  # a server reads this very graph, built before: bring it up
+                        _refresh(target, compiled.views, inputs, compiled.validated)
+                    else:
+                        if target.exists():
+                            shutil.rmtree(target)
+                        os.rename(tmp, target)
             else:
                 _refresh(same, compiled.views, _input_digests(root), compiled.validated)
         finally:
@@ -517,14 +522,42 @@ def _previous(out: Path) -> set[str]:
 
 
 def _prune(out: Path, keep: set[str]) -> None:
-    for old in (out / "snapshots").iterdir():
-        if old.name not in keep:
-            shutil.rmtree(old, ignore_errors=True)
+    """Remove the snapshots but those in keep and those a reader holds (graph.layout.held_snapshot),
+    and the reader locks of snapshots that are gone."""
+    for old in sorted((out / "snapshots").iterdir()):
+        if old.name.startswith("."):  # a reader lock
+            if not (old.parent / old.name[1:].removesuffix(".readers")).exists():
+                with _unread(old):
+                    pass
+        elif old.name not in keep:
+            with _unread(reader_lock(old)) as unread:
+                if unread:
+                    shutil.rmtree(old, ignore_errors=True)
     for stale in out.glob(".tmp-*"):
         shutil.rmtree(stale, ignore_errors=True)
     # under the lock, any other temporary link belongs to a build that was killed mid-switch
     for link in out.glob(".current-*"):
         link.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def _unread(lock: Path) -> Iterator[bool]:
+    """Whether no reader holds this reader lock. If none does, none can start while the block runs
+    (it holds the lock exclusively; a reader arriving waits, then finds its snapshot gone and
+    looks again), and the lock file is removed after it."""
+    try:
+        fh = lock.open("a")
+    except OSError:  # no lock can be made here, so no reader holds one
+        yield True
+        return
+    with fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+        lock.unlink(missing_ok=True)
 
 
 def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Compiled, Path]:

@@ -7,8 +7,10 @@ endpoint) finds it without importing the compiler and its libraries (pydantic, r
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from graph import constants as C
@@ -28,6 +30,32 @@ def current_snapshot(out: Path) -> Path:
     if not (target / C.OUT_MANIFEST).is_file():
         raise RunError(f"no build in {display_path(out)}/; run `dkg build` first")
     return target
+
+
+def reader_lock(snapshot: Path) -> Path:
+    """The file a long-lived reader (dkg serve) holds a shared lock on while it reads a snapshot;
+    a build does not remove a snapshot whose file is locked (graph.build._prune)."""
+    return snapshot.parent / f".{snapshot.name}.readers"
+
+
+@contextlib.contextmanager
+def held_snapshot(out: Path) -> Iterator[Path]:
+    """The current snapshot of out, kept whole while the block runs, however many builds meanwhile
+    make newer ones. Where the lock cannot be made (a build folder one may only read), the
+    snapshot is read without it."""
+    for _ in range(10):  # a build may remove the snapshot between finding it and locking it
+        snapshot = current_snapshot(out)
+        try:
+            fh = reader_lock(snapshot).open("a")
+        except OSError:
+            yield snapshot
+            return
+        with fh:
+            fcntl.flock(fh, fcntl.LOCK_SH)
+            if (snapshot / C.OUT_MANIFEST).is_file():
+                yield snapshot
+                return
+    raise RunError(f"the builds in {display_path(out)} change too fast to serve one; try again")
 
 
 def make_folder(folder: Path, target: Path | None = None) -> None:

@@ -500,11 +500,20 @@ def serve_command(
     verbose: bool,
 ) -> None:
     """Serve the built graph read-only: a SPARQL endpoint at /sparql and web pages at /."""
-    from graph.layout import current_snapshot, default_out
+    from graph.layout import default_out, held_snapshot
 
     root = root_of(ctx)
-    snapshot = current_snapshot(out or default_out(root))
-    settings = Settings(snapshot / C.OUT_STORE, root, timeout, max_rows, workers)
+    with held_snapshot(out or default_out(root)) as snapshot:  # builds meanwhile leave it whole
+        _serve(
+            Settings(snapshot / C.OUT_STORE, root, timeout, max_rows, workers),
+            snapshot,
+            host,
+            port,
+            verbose,
+        )
+
+
+def _serve(settings: Settings, snapshot: Path, host: str, port: int, verbose: bool) -> None:
     try:
         server, pool = make_server(settings, host, port, verbose)
     except OSError as exc:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from graph.serve import is_graph_query, negotiate
+from tests.conftest import copy_project
 from tests.serving import serving
 
 pytestmark = pytest.mark.server
@@ -264,3 +265,38 @@ def test_negotiate_defaults() -> None:
     assert negotiate("text/html,application/sparql-results+xml;q=0.9", graph=False) == "xml"
     assert is_graph_query("PREFIX x: <y>\n# comment\nconstruct { ?s ?p ?o } where { ?s ?p ?o }")
     assert not is_graph_query("SELECT * WHERE { ?s ?p ?o }")
+
+
+def test_builds_while_serving_leave_the_served_snapshot_whole(tmp_path: Path) -> None:
+    """A server reads the snapshot that was current when it started. Builds meanwhile make newer
+    ones and remove old ones, but not the one a server holds: a query worker that is replaced
+    (after a timeout) opens it again. Once the server stops, builds remove it as any other."""
+    from graph.build import build
+
+    root = copy_project(tmp_path / "project")
+    out = tmp_path / "build"
+    build(root, out)
+    served = (out / "current").resolve()
+    registry = root / "extract" / "entities.yaml"
+    text = registry.read_text(encoding="utf-8")
+    with serving(out, "--timeout", "1", "--workers", "1", root=root) as base:
+        for n in (1, 2, 3):  # each build keeps the current and the previous snapshot only
+            registry.write_text(text.replace("label: {nl: SecFund,", f"label: {{nl: SecFund {n},"))
+            build(root, out)
+        assert served.is_dir() and (out / "current").resolve() != served
+        status, _, _ = get(base, FOREVER)
+        assert status == 503  # the worker was killed; its successor opens the snapshot again
+        status, _, body = get(base, "ASK { ?s skos:prefLabel 'SecFund'@nl }")
+        assert status == 200 and json.loads(body)["boolean"] is True, body  # the served graph
+        status, _, body = request(base, "/entity/secfund")
+        assert status == 200 and b"SecFund 3" not in body
+        registry.write_text(text)  # back to the served graph: its snapshot is current again,
+        build(root, out)  # brought up to date in place, not replaced under the server
+        assert (out / "current").resolve() == served
+        status, _, body = get(base, "ASK { ?s skos:prefLabel 'SecFund'@nl }")
+        assert status == 200 and json.loads(body)["boolean"] is True, body
+    for n in (4, 5):  # no server holds it now: it goes as any other
+        registry.write_text(text.replace("label: {nl: SecFund,", f"label: {{nl: SecFund {n},"))
+        build(root, out)
+    assert not served.exists()
+    assert not list((out / "snapshots").glob(".*.readers"))
