@@ -51,7 +51,7 @@ from graph.check import (
     rule_names,
 )
 from graph.errors import DataError, Problem, RunError, counted
-from graph.load import Corpus, Document, _load_model
+from graph.load import Corpus, Document, _load_model, extraction_files
 from graph.models import Extraction, Registry
 from graph.yamlio import Located
 
@@ -425,11 +425,7 @@ def _files(root: Path) -> tuple[Path, list[Path]]:
     extract = root / C.EXTRACT_DIRNAME
     if not extract.is_dir():
         raise RunError(f"no {C.EXTRACT_DIRNAME}/ folder in {root}; run dkg from the project folder")
-    doc_dir = extract / C.DOCUMENTS_DIRNAME
-    docs = (
-        sorted(doc_dir.glob("*.yaml")) + sorted(doc_dir.glob("*.yml")) if doc_dir.is_dir() else []
-    )
-    return extract / C.REGISTRY_FILENAME, docs
+    return extract / C.REGISTRY_FILENAME, extraction_files(extract / C.DOCUMENTS_DIRNAME)
 
 
 def _digest_file(path: Path) -> str:

@@ -198,6 +198,19 @@ def _load_model(
         return None, located, _validation_problems(exc, located)
 
 
+def extraction_files(folder: Path) -> list[Path]:
+    """The extraction files in extract/documents/: *.yaml, then *.yml, each in name order. Hidden
+    files are an editor's (Emacs locks a file being edited as .#name.yaml), not extractions."""
+    if not folder.is_dir():
+        return []
+    return [
+        path
+        for pattern in ("*.yaml", "*.yml")
+        for path in sorted(folder.glob(pattern))
+        if not path.name.startswith(".")
+    ]
+
+
 def load_corpus(root: Path) -> Corpus:
     """Load the registry and every extraction file under root/extract."""
     corpus = Corpus(root=root)
@@ -212,11 +225,7 @@ def load_corpus(root: Path) -> Corpus:
     else:
         corpus.registry, corpus.registry_located, probs = _load_model(reg_path, root, Registry)
         corpus.problems += probs
-    doc_dir = extract / C.DOCUMENTS_DIRNAME
-    paths = (
-        sorted(doc_dir.glob("*.yaml")) + sorted(doc_dir.glob("*.yml")) if doc_dir.is_dir() else []
-    )
-    for path in paths:
+    for path in extraction_files(extract / C.DOCUMENTS_DIRNAME):
         record, located, probs = _load_model(path, root, Extraction)
         corpus.problems += probs
         if record is not None and located is not None:

@@ -354,3 +354,14 @@ def test_check_coverage_lists_every_answer_with_aligned_bars() -> None:
     assert all(re.search(r" +\d+%$", row) for row in rows), rows
     bars = {len(row) for row in rows}  # padded names, a 20-wide bar and a 4-wide share
     assert len(bars) == 1, rows
+
+
+def test_an_editors_hidden_files_are_not_extractions(valid_project: Path) -> None:
+    """Emacs locks a file being edited with a dangling link .#name.yaml; other editors leave
+    hidden copies. Neither is read as an extraction file."""
+    documents = valid_project / "extract" / "documents"
+    (documents / ".#mini.yaml").symlink_to("curator@host.4242:1700000000")
+    (documents / ".mini.yaml").write_text("not: an extraction\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("1 source document,")
