@@ -51,7 +51,13 @@ from graph.check import (
     rule_names,
 )
 from graph.errors import DataError, Problem, RunError, counted
-from graph.load import Corpus, Document, _load_model, extraction_files
+from graph.load import (
+    Corpus,
+    Document,
+    _load_model,
+    extraction_files,
+    nested_extractions,
+)
 from graph.models import Extraction, Registry
 from graph.yamlio import Located
 
@@ -546,6 +552,16 @@ def read_project(
     if unfound:
         check.problems += _report_unfound(root, units, unfound)
     check.problems += part_of_cycles(edges)
+    check.problems += [
+        Problem(
+            display_path(path, root),
+            0,
+            0,
+            f"is in a subfolder, and only {C.EXTRACT_DIRNAME}/{C.DOCUMENTS_DIRNAME}/*.yaml are read;"
+            " move it up",
+        )
+        for path in nested_extractions(root / C.EXTRACT_DIRNAME / C.DOCUMENTS_DIRNAME)
+    ]
     ontology_dir = root / C.ONTOLOGY_DIRNAME
     onto, onto_problems = load_ontology(ontology_dir)
     if check.problems or onto_problems:

@@ -211,6 +211,19 @@ def extraction_files(folder: Path) -> list[Path]:
     ]
 
 
+def nested_extractions(folder: Path) -> list[Path]:
+    """YAML files in subfolders of extract/documents/, which are not read: a curator who sorts
+    extractions into folders by year must hear so, not find the documents silently missing."""
+    if not folder.is_dir():
+        return []
+    return sorted(
+        path
+        for pattern in ("*/**/*.yaml", "*/**/*.yml")
+        for path in folder.glob(pattern)
+        if not any(part.startswith(".") for part in path.relative_to(folder).parts)
+    )
+
+
 def load_corpus(root: Path) -> Corpus:
     """Load the registry and every extraction file under root/extract."""
     corpus = Corpus(root=root)

@@ -365,3 +365,15 @@ def test_an_editors_hidden_files_are_not_extractions(valid_project: Path) -> Non
     result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
     assert result.exit_code == 0, result.output
     assert result.output.startswith("1 source document,")
+
+
+def test_an_extraction_in_a_subfolder_is_named_not_skipped(valid_project: Path) -> None:
+    documents = valid_project / "extract" / "documents"
+    (documents / "2026").mkdir()
+    shutil.copy(documents / "mini.yaml", documents / "2026" / "mini-2.yaml")
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
+    assert result.exit_code == 1
+    assert (
+        "ERROR extract/documents/2026/mini-2.yaml is in a subfolder, and only "
+        "extract/documents/*.yaml are read; move it up"
+    ) in result.output
