@@ -457,7 +457,8 @@ def term_label(g: nx.Graph, name: str, lang: str = "nl") -> str:
 
 
 def resolve(g: nx.Graph, text: str) -> str:
-    """Find a node by id, label or alias (case-insensitive); RunError with suggestions if none."""
+    """Find a node by id, label, alias or code (a bottleneck's B, an action line's 2), case-
+    insensitive, in that order; RunError with suggestions if none."""
     import difflib
 
     if text in g:
@@ -466,6 +467,9 @@ def resolve(g: nx.Graph, text: str) -> str:
     for n, d in sorted(g.nodes(data=True)):
         names = [d.get("label_nl", ""), d.get("label_en", ""), *d.get("aliases", [])]
         if any(name.casefold() == wanted for name in names):
+            return str(n)
+    for n, d in sorted(g.nodes(data=True)):
+        if d.get("notation") and d["notation"].casefold() == wanted:
             return str(n)
     close = difflib.get_close_matches(text, sorted(g.nodes), n=3)
     hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""

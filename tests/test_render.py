@@ -137,6 +137,12 @@ def test_focus_draws_the_neighbourhood(built: tuple[Path, Path], tmp_path: Path)
     assert code == 2 and "did you mean 'secfund'" in err
 
 
+def test_focus_takes_a_bottlenecks_code(built: tuple[Path, Path], tmp_path: Path) -> None:
+    code, err = run(built, "--focus", "b", "--depth", "0", "-o", str(tmp_path / "f.html"))
+    assert code == 0, err
+    assert page_json((tmp_path / "f.html").read_text())["focus"] == "knelpunt-b"
+
+
 def test_focus_at_depth_0_is_one_node(built: tuple[Path, Path], tmp_path: Path) -> None:
     code, err = run(built, "--focus", "secfund", "--depth", "0", "-o", str(tmp_path / "f.html"))
     assert code == 0, err

@@ -278,6 +278,16 @@ def test_show_finds_an_entity_by_id_label_or_alias(built: Path, name: str) -> No
     assert report_json(built, "show", name)["id"] == "secfund"
 
 
+@pytest.mark.parametrize(
+    ("code", "entity"), [("B", "knelpunt-b"), ("h", "knelpunt-h"), ("2", "actielijn-2")]
+)
+def test_show_finds_a_bottleneck_or_action_line_by_its_code(
+    built: Path, code: str, entity: str
+) -> None:
+    """The codes the coverage matrix shows in its headers (B, 2) name their entities too."""
+    assert report_json(built, "show", code)["id"] == entity
+
+
 def test_show_finds_a_dutch_label_and_answers_in_dutch(built: Path) -> None:
     result = dkg(built, "report", "show", "ministerie van financiën", "--lang", "nl")
     assert result.exit_code == 0, result.output

@@ -140,7 +140,7 @@ def gaps_command(
 def show_command(
     ctx: click.Context, target: str, fmt: str, lang: str, quotes: bool, out: str
 ) -> None:
-    """The dossier of one entity or document, by id, label or alias (case-insensitive): what it is,
+    """The dossier of one entity or document, by id, label, alias or code (case-insensitive): what it is,
     every claim about it and from it by relation, with sources, and its place in the coverage matrix."""
     from graph.query import backend_for
     from graph.reports import show

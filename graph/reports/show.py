@@ -1,7 +1,7 @@
 """An entity's dossier: what it is, every claim about it (as subject or object) grouped by relation,
 every claim a source document makes (when it is one), and its place in the coverage matrix.
 
-The entity is found by id, label or alias, case-insensitively; the text the user typed reaches the
+The entity is found by id, label, alias or code (B, 2), case-insensitively; the text the user typed reaches the
 query only as a literal in a VALUES block. An unknown name gets a "did you mean".
 """
 
@@ -33,6 +33,7 @@ SELECT DISTINCT ?x ?rank WHERE {
   UNION { ?x skos:prefLabel ?name BIND(1 AS ?rank) }
   UNION { ?x dcterms:title ?name BIND(1 AS ?rank) }
   UNION { ?x skos:altLabel ?name BIND(2 AS ?rank) }
+  UNION { ?x skos:notation ?name BIND(3 AS ?rank) }
   FILTER(STRSTARTS(STR(?x), "%s"))
   FILTER(LCASE(STR(?name)) = ?needle)
 }
@@ -48,10 +49,11 @@ SELECT DISTINCT ?name WHERE {
 
 
 def resolve(backend: Backend, target: str) -> str:
-    """Find the entity an id, label or alias names (case-insensitive); QueryError if none or several."""
+    """Find the entity an id, label, alias or code (a bottleneck's B, an action line's 2) names,
+    case-insensitive, in that order; QueryError if none or several."""
     needle = " ".join(target.split()).lower()
     if not needle:
-        raise QueryError("give an entity id, label or alias")
+        raise QueryError("give an entity id, label, alias or code")
     table = backend.select(_MATCH % (values("needle", [Term("literal", needle)]), C.ID))
     hits: dict[str, int] = {}
     for row in table.rows:
