@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
 
-# What a terminal obeys instead of showing: C0 and C1 controls (escape sequences, carriage returns)
-# and the bidirectional overrides. Text from a remote server or a query is shown, never obeyed.
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# Characters that can hide or reorder what a reader sees (a regex character class): C0 and C1
+# controls but tab and line breaks (terminal escapes, NUL) and the bidirectional overrides of
+# "Trojan source" attacks. A curated text never needs them (graph.yamlio refuses them).
+CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+# What a terminal obeys instead of showing: those, and a carriage return, which overwrites a line.
+# Text from a remote server or a query is shown, never obeyed.
+_UNSAFE = re.compile(f"[\r{CONTROLS}]")
 
 
 def printable(text: str) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from graph.constants import MAX_YAML_BYTES, MAX_YAML_DEPTH
-from graph.errors import Problem
+from graph.errors import CONTROLS, Problem
 
 try:  # libyaml's C parser is ten times faster; the pure one gives the same events and marks.
     from yaml import CSafeLoader as _Loader
@@ -72,10 +72,9 @@ class YamlProblem(Exception):
         super().__init__(str(problem))
 
 
-# Characters a curated text never needs and that can hide or reorder what a reader sees: C0 and C1
-# controls (terminal escapes, NUL) and the bidirectional overrides of "Trojan source" attacks.
-# YAML refuses most of them as raw bytes, but a double-quoted "\x1b" or "\u202e" escape lets them in.
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+# YAML refuses most control characters as raw bytes, but a double-quoted "\x1b" or "\u202e"
+# escape lets them in (see graph.errors.CONTROLS).
+_CONTROL = re.compile(f"[{CONTROLS}]")
 
 _Event = yaml.events.Event
 _Scalar = yaml.ScalarEvent
