@@ -53,6 +53,7 @@ class Column:
     header: str
     show: Callable[[Any], str] | None = None
     table: bool = True  # False: only in CSV (ids that tables show as labels)
+    csv: bool = True  # False: only in tables (a code that CSV gives as the id beside it)
 
     def text(self, value: Any) -> str:
         """The value as a cell shows it."""
@@ -229,7 +230,7 @@ def _csv(report: Report, quotes: bool) -> str:
     headers: list[str] = ["section"] if many else []
     for sec in sections:
         for c in sec.columns:
-            if c.key not in headers:
+            if c.csv and c.key not in headers:
                 headers.append(c.key)
     cites = any(s.cites for s in sections)
     if cites:
@@ -240,7 +241,7 @@ def _csv(report: Report, quotes: bool) -> str:
     writer = csv.writer(buf, lineterminator="\r\n")
     writer.writerow(headers)
     for sec in sections:
-        by_key = {c.key: c for c in sec.columns}
+        by_key = {c.key: c for c in sec.columns if c.csv}
         for r in sec.records:
             row = []
             for h in headers:

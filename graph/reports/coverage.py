@@ -595,6 +595,7 @@ def report(cov: Coverage) -> Report:
                     "intervention_id": local(c.intervention),
                     "standing": c.standing,
                     "via": local(c.via) if c.via else None,
+                    "via_line": cov.line_code(c.via),
                     "sources": c.sources,
                 }
             )
@@ -629,7 +630,8 @@ def report(cov: Coverage) -> Report:
                 Column("intervention_id", "intervention id", table=False),
                 Column("intervention", "intervention"),
                 Column("standing", "standing"),
-                Column("via", "via"),
+                Column("via", "via", table=False),
+                Column("via_line", "via line", csv=False),
             ],
             cell_rows,
         ),
