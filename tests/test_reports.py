@@ -239,6 +239,24 @@ def test_coverage_table_and_csv(built: Path) -> None:
     assert {"code", "bottleneck", "intervention_id", "standing", "via", "sources"} <= set(rows[0])
     assert any(r["bottleneck"] == "knelpunt-b" and r["intervention_id"] == "secfund" for r in rows)
     assert all(r["sources"] for r in rows)
+    assert "via_line" not in rows[0]  # CSV gives the line's id, a table its number
+    secfund_b = next(r for r in rows if r["code"] == "B" and r["intervention_id"] == "secfund")
+    assert secfund_b["via"] == "actielijn-2"
+    line = next(ln for ln in table.output.splitlines() if ln.startswith("| B    | SecFund "))
+    assert line.split("|")[4].strip() == "2"
+    assert "actielijn-2" not in table.output
+
+
+def test_a_bottleneck_s_cells_are_in_label_order_within_a_standing(built: Path) -> None:
+    """Within a standing, interventions are listed by the label the reader sees, not by id (the
+    ids are Dutch, the labels English: by id the list looked shuffled)."""
+    row = report_json(built, "show", "B")["coverage"]
+    inferred = [r["intervention"] for r in row if r["standing"] == "inferred"]
+    assert len(inferred) > 3 and inferred == sorted(inferred, key=str.lower)
+    gaps = report_json(built, "gaps")
+    reached = next(r for r in gaps["only_inferred"] if r["code"] == "B")["reached_by"]
+    inferred_gaps = [r for r in reached if "(inferred" in r]
+    assert inferred_gaps == sorted(inferred_gaps, key=str.lower)
 
 
 # --- show -----------------------------------------------------------------------------------------

@@ -88,11 +88,15 @@ class Coverage:
         for (b, _), c in self.cells.items():
             rows[b].append(c)
         for cells in rows.values():
-            cells.sort(key=lambda c: (STANDING_RANK.get(c.standing, 9), local(c.intervention)))
+            cells.sort(key=self._order)
         return rows
 
+    def _order(self, c: Cell) -> tuple[int, str, str]:
+        name = self.labels.get(c.intervention, local(c.intervention))
+        return STANDING_RANK.get(c.standing, 9), name.lower(), c.intervention
+
     def row(self, bottleneck: str) -> list[Cell]:
-        """The cells of one bottleneck, strongest standing first."""
+        """The cells of one bottleneck, strongest standing first, then by label."""
         return list(self._rows.get(bottleneck, []))
 
     def column(self, intervention: str) -> list[Cell]:

@@ -135,7 +135,7 @@ def _identity(backend: Backend, x: str, lang: str) -> list[dict[str, object]]:
     return rows
 
 
-def _claim_row(c: Claim, x: str, names: dict[str, str]) -> dict[str, object]:
+def _claim_row(c: Claim, x: str, names: dict[str, str], codes: dict[str, str]) -> dict[str, object]:
     outgoing = c.subject == x
     relation = names.get(c.predicate, c.relation)
     other = object_text(c, names) if outgoing else names.get(c.subject, local(c.subject))
@@ -148,6 +148,7 @@ def _claim_row(c: Claim, x: str, names: dict[str, str]) -> dict[str, object]:
         "qualifiers": qualifiers(c),
         "standing": c.standing,
         "via": local(c.via) if c.via else None,
+        "via_line": codes.get(c.via, local(c.via)) if c.via else None,
         "claim": c.iri,
         "sources": c.sources,
     }
@@ -161,9 +162,22 @@ CLAIM_COLUMNS = [
     Column("other_id", "with (id)", table=False),
     Column("qualifiers", "qualifiers"),
     Column("standing", "standing"),
-    Column("via", "via"),
+    Column("via", "via", table=False),
+    Column("via_line", "via line", csv=False),
     Column("claim", "claim", table=False),
 ]
+
+
+def _codes(backend: Backend, lines: set[str]) -> dict[str, str]:
+    """The code (skos:notation) of each action line that has one, as the coverage matrix shows it."""
+    if not lines:
+        return {}
+    rows = backend.select(
+        "SELECT DISTINCT ?l ?n WHERE { "
+        + values("l", map(iri, sorted(lines)))
+        + " ?l skos:notation ?n }"
+    ).rows
+    return {r["l"].value: r["n"].value for r in rows if r["l"] is not None and r["n"] is not None}
 
 
 def _coverage_rows(
@@ -180,6 +194,7 @@ def _coverage_rows(
                     "intervention": f"({'primary' if m.primary else 'also'} action line {cov.line_code(m.line)})",
                     "standing": "stated",
                     "via": local(m.line),
+                    "via_line": cov.line_code(m.line),
                     "sources": m.sources,
                 }
             )
@@ -196,6 +211,7 @@ def _coverage_rows(
                             "intervention": "",
                             "standing": "stated",
                             "via": "primary" if m.primary else "also touches",
+                            "via_line": "primary" if m.primary else "also touches",
                             "sources": m.sources,
                         }
                     )
@@ -210,6 +226,7 @@ def _coverage_rows(
                 "intervention": cov.labels.get(c.intervention, local(c.intervention)),
                 "standing": c.standing,
                 "via": local(c.via) if c.via else None,
+                "via_line": cov.line_code(c.via) if c.via else None,
                 "sources": c.sources,
             }
         )
@@ -235,8 +252,9 @@ def report(backend: Backend, target: str, lang: str) -> Report:
         },
         lang,
     )
+    codes = _codes(backend, {c.via for c in about if c.via})
     about_rows = sorted(
-        (_claim_row(c, x, names) for c in about),
+        (_claim_row(c, x, names, codes) for c in about),
         key=lambda r: (
             r["direction"],
             str(r["relation"]).lower(),
@@ -311,7 +329,8 @@ def report(backend: Backend, target: str, lang: str) -> Report:
                         table="ActionLine" in kinds or "Bottleneck" in kinds,
                     ),
                     Column("standing", "standing"),
-                    Column("via", "via"),
+                    Column("via", "via", table=False),
+                    Column("via_line", "via line", csv=False),
                 ],
                 rows,
             )
