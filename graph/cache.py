@@ -52,6 +52,7 @@ from graph.check import (
 )
 from graph.errors import DataError, Problem, RunError, counted
 from graph.load import (
+    NO_REGISTRY,
     Corpus,
     Document,
     _load_model,
@@ -451,9 +452,7 @@ def _registry(
     corpus = Corpus(root=root)
     result = CheckResult()
     if not path.is_file():
-        corpus.problems.append(
-            Problem(display_path(path, root), 0, 0, "the entity registry is missing")
-        )
+        corpus.problems.append(Problem(display_path(path, root), 0, 0, NO_REGISTRY))
         return corpus, result, None
     yaml = _digest_file(path)
     rel = display_path(path, root)

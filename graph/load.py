@@ -224,6 +224,12 @@ def nested_extractions(folder: Path) -> list[Path]:
     )
 
 
+NO_REGISTRY = (
+    "the entity registry is missing: create it, with the line `entities: []` to start"
+    " (see extract/README.md)"
+)
+
+
 def load_corpus(root: Path) -> Corpus:
     """Load the registry and every extraction file under root/extract."""
     corpus = Corpus(root=root)
@@ -232,9 +238,7 @@ def load_corpus(root: Path) -> Corpus:
         raise RunError(f"no {C.EXTRACT_DIRNAME}/ folder in {root}; run dkg from the project folder")
     reg_path = extract / C.REGISTRY_FILENAME
     if not reg_path.is_file():
-        corpus.problems.append(
-            Problem(display_path(reg_path, root), 0, 0, "the entity registry is missing")
-        )
+        corpus.problems.append(Problem(display_path(reg_path, root), 0, 0, NO_REGISTRY))
     else:
         corpus.registry, corpus.registry_located, probs = _load_model(reg_path, root, Registry)
         corpus.problems += probs

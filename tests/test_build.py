@@ -58,6 +58,24 @@ def test_a_registry_without_documents_builds_and_reports(
     assert "Bottlenecks no action addresses" in report.output
 
 
+def test_a_project_without_a_registry_is_told_how_to_start_one(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    """Step zero of a new project: the message names the file and what to put in it, and doing
+    what it says is enough for the check to pass."""
+    (valid_project / "extract" / "documents" / "mini.yaml").unlink()
+    registry = valid_project / "extract" / "entities.yaml"
+    registry.unlink()
+    result = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
+    assert result.exit_code == 1
+    assert "ERROR extract/entities.yaml" in result.output
+    advice = re.search(r"`(entities: \[\])`", result.output)
+    assert advice, result.output
+    registry.write_text(advice[1] + "\n", encoding="utf-8")
+    again = CliRunner().invoke(main, ["-C", str(valid_project), "check"])
+    assert again.exit_code == 0, again.output
+
+
 def test_two_builds_in_separate_processes_are_byte_identical(
     valid_project: Path, tmp_path: Path
 ) -> None:
