@@ -365,18 +365,35 @@ def graph_table(ntriples: bytes) -> Table:
 RICH_MAX_ROWS = 1000  # rich measures every cell: beyond this, the plain renderer is much faster
 
 
-def _column_widths(natural: list[int], available: int, floor: int = 10) -> list[int]:
-    """Shrink the widest columns first until the table fits (never below floor, or the header)."""
+def _column_widths(
+    natural: list[int], available: int, words: list[int] | None = None, floor: int = 10
+) -> list[int]:
+    """Shrink the widest columns first until the table fits (never below floor, or the header).
+
+    words: the longest word of each column; a column is kept at least that wide (up to
+    WORD_MAX, less if the table cannot fit otherwise), so that a type or a name is not broken
+    in two while another column can wrap between its words instead.
+    """
     if sum(natural) <= available:
         return natural
+    longest = words or [0] * len(natural)
+    least = [min(n, floor) for n in natural]
+    for whole in range(WORD_MAX, floor, -1):  # keep the words whole up to the longest that fit
+        keep = [min(n, max(floor, min(w, whole))) for n, w in zip(natural, longest, strict=True)]
+        if sum(keep) <= available:
+            least = keep
+            break
     lo, hi = 1, max(natural)
     while lo < hi:  # the largest cap at which the table still fits
         cap = (lo + hi + 1) // 2
-        if sum(min(n, cap) for n in natural) <= available:
+        if sum(max(min(n, cap), m) for n, m in zip(natural, least, strict=True)) <= available:
             lo = cap
         else:
             hi = cap - 1
-    return [min(n, max(lo, floor)) for n in natural]
+    return [max(min(n, lo), m) for n, m in zip(natural, least, strict=True)]
+
+
+WORD_MAX = 24  # a longer word (an IRI, a long id) may be broken to fit
 
 
 _BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # where str.splitlines splits
@@ -420,7 +437,16 @@ def plain_table(
         for i, cell in enumerate(row):
             for line in cell.splitlines():
                 natural[i] = max(natural[i], len(line))
-    widths = _column_widths(natural, max(n, width - (3 * n + 1)))
+    available = max(n, width - (3 * n + 1))
+    words = [0] * n
+    if sum(natural) > available:  # the longest word of each column, to keep it whole
+        for i, h in enumerate(columns):
+            words[i] = max(map(len, str(h).split()), default=0)
+        for row in rows:
+            for i, cell in enumerate(row):
+                if len(cell) > words[i]:
+                    words[i] = max(words[i], max(map(len, cell.split()), default=0))
+    widths = _column_widths(natural, available, words)
 
     def wrapped(cell: str, w: int) -> list[str]:
         out: list[str] = []

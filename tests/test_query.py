@@ -377,6 +377,24 @@ def test_plain_tables_fit_the_width_and_keep_every_word() -> None:
     assert " ".join(long.split()) in " ".join(body.split())
 
 
+def test_plain_tables_wrap_between_words_before_breaking_one() -> None:
+    """A column of single words (an entity type) keeps them whole while a column of phrases can
+    wrap between its words; only a table too narrow for that breaks words, and it still fits."""
+    from graph.query import plain_table
+
+    label = "holding tier-1 companies to their supply-chain responsibility"
+    note = "drops out of the top 10 without analyst claims"
+    rows = [[label, "GovernmentBody", "1", "1", "2", "3", "0.5372", note]]
+    headers = ["label", "type", "rank (all)", "rank (without analyst)", "rank (without inferred)"]
+    headers += ["rank (stated only)", "betweenness", "note"]
+    text = plain_table(headers, rows, width=120)  # as dkg analyze robustness prints it
+    assert all(len(line) <= 120 for line in text.splitlines())
+    assert "| GovernmentBody |" in text
+    narrow = plain_table(headers, rows, width=106)
+    assert all(len(line) <= 106 for line in narrow.splitlines())
+    assert "GovernmentBody" not in narrow  # broken, as it must be to fit
+
+
 def test_plain_word_lists_wrap_as_textwrap_wraps_them() -> None:
     """graph.query._fill is a fast path of textwrap.wrap: where it answers, it must agree."""
     import random
