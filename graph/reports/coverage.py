@@ -27,6 +27,7 @@ from graph.reports.data import (
     labels_in,
     local,
     natural,
+    notations,
     types,
     values,
 )
@@ -399,15 +400,7 @@ def facts(
     }
     interventions = sorted({i for _, i in cells})
     kinds = {i: kind_of(t) for i, t in types(backend, interventions).items()}
-    line_notation = {}
-    if every_line:
-        for row in backend.select(
-            "SELECT DISTINCT ?l ?n WHERE { "
-            + values("l", map(iri, sorted(every_line)))
-            + " ?l skos:notation ?n }"
-        ).rows:
-            if row["l"] is not None and row["n"] is not None:
-                line_notation[row["l"].value] = row["n"].value
+    line_notation = notations(backend, every_line)
     for ms in lines.values():
         ms.sort(key=lambda m: (not m.primary, natural(line_notation.get(m.line, local(m.line)))))
     names = labels_in(backend, [*scheme, *interventions, *every_line], langs)

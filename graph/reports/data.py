@@ -332,6 +332,18 @@ def types(backend: Backend, iris: Iterable[str]) -> dict[str, set[str]]:
 INTERVENTION_TYPES = ("Instrument", "Action", "Policy")
 
 
+def notations(backend: Backend, iris: Iterable[str]) -> dict[str, str]:
+    """The code (skos:notation) of each entity that has one: a bottleneck's letter, an action
+    line's number."""
+    wanted = sorted(set(iris))
+    if not wanted:
+        return {}
+    rows = backend.select(
+        "SELECT DISTINCT ?x ?n WHERE { " + values("x", map(iri, wanted)) + " ?x skos:notation ?n }"
+    ).rows
+    return {r["x"].value: r["n"].value for r in rows if r["x"] is not None and r["n"] is not None}
+
+
 def kind_of(type_names: set[str]) -> str:
     """The most telling class of an entity, for a 'type' column."""
     for t in (

@@ -19,6 +19,7 @@ from graph.reports.data import (
     labels,
     local,
     natural,
+    notations,
     object_text,
     qualifiers,
     types,
@@ -168,18 +169,6 @@ CLAIM_COLUMNS = [
 ]
 
 
-def _codes(backend: Backend, lines: set[str]) -> dict[str, str]:
-    """The code (skos:notation) of each action line that has one, as the coverage matrix shows it."""
-    if not lines:
-        return {}
-    rows = backend.select(
-        "SELECT DISTINCT ?l ?n WHERE { "
-        + values("l", map(iri, sorted(lines)))
-        + " ?l skos:notation ?n }"
-    ).rows
-    return {r["l"].value: r["n"].value for r in rows if r["l"] is not None and r["n"] is not None}
-
-
 def _coverage_rows(
     backend: Backend, x: str, kinds: set[str], lang: str, members: list[str]
 ) -> tuple[list[dict[str, object]], str]:
@@ -252,7 +241,7 @@ def report(backend: Backend, target: str, lang: str) -> Report:
         },
         lang,
     )
-    codes = _codes(backend, {c.via for c in about if c.via})
+    codes = notations(backend, {c.via for c in about if c.via})
     about_rows = sorted(
         (_claim_row(c, x, names, codes) for c in about),
         key=lambda r: (
