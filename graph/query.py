@@ -365,8 +365,11 @@ def graph_table(ntriples: bytes) -> Table:
 RICH_MAX_ROWS = 1000  # rich measures every cell: beyond this, the plain renderer is much faster
 
 
+WORD_MAX = 24  # a longer word (an IRI, a long id) may be broken to fit
+
+
 def _column_widths(
-    natural: list[int], available: int, words: list[int] | None = None, floor: int = 10
+    natural: list[int], available: int, words: list[int], floor: int = 10
 ) -> list[int]:
     """Shrink the widest columns first until the table fits (never below floor, or the header).
 
@@ -376,10 +379,9 @@ def _column_widths(
     """
     if sum(natural) <= available:
         return natural
-    longest = words or [0] * len(natural)
     least = [min(n, floor) for n in natural]
     for whole in range(WORD_MAX, floor, -1):  # keep the words whole up to the longest that fit
-        keep = [min(n, max(floor, min(w, whole))) for n, w in zip(natural, longest, strict=True)]
+        keep = [min(n, max(floor, min(w, whole))) for n, w in zip(natural, words, strict=True)]
         if sum(keep) <= available:
             least = keep
             break
@@ -391,9 +393,6 @@ def _column_widths(
         else:
             hi = cap - 1
     return [max(min(n, lo), m) for n, m in zip(natural, least, strict=True)]
-
-
-WORD_MAX = 24  # a longer word (an IRI, a long id) may be broken to fit
 
 
 _BREAK = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")  # where str.splitlines splits
