@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +45,7 @@ from graph.cache import (
     read_project,
     replace_inferred,
     reuse,
+    turtle,
     validate_graphs,
     working_store,
 )
@@ -77,13 +78,11 @@ class Compiled:
 
     def graphs(self) -> list[Chunk | Unit]:
         """Every named graph, in output order."""
-        items: list[Chunk | Unit] = [*self.project.graphs(), self.inferred]
-        return sorted(items, key=lambda x: f"<{x.graph}>")
+        return _in_order(self.project, self.inferred)
 
     def chunks(self) -> Iterator[Chunk]:
         """The serialised graphs, in output order, read one at a time."""
-        for item in self.graphs():
-            yield self.project.chunk(item)
+        return _chunks(self.project, self.inferred)
 
     @property
     def quads(self) -> list[Quad]:
@@ -93,6 +92,17 @@ class Compiled:
     def stats(self) -> dict[str, int]:
         """Counts of what was built."""
         return dict(self.counts)
+
+
+def _in_order(project: Project, inferred: Chunk) -> list[Chunk | Unit]:
+    """Every named graph, in output order (by IRI as N-Quads writes it)."""
+    return sorted([*project.graphs(), inferred], key=lambda x: f"<{x.graph}>")
+
+
+def _chunks(project: Project, inferred: Chunk) -> Iterator[Chunk]:
+    """The serialised graphs, in output order, read one at a time."""
+    for item in _in_order(project, inferred):
+        yield project.chunk(item)
 
 
 @contextlib.contextmanager
@@ -118,6 +128,7 @@ def _compile(
     shapes: bool = True,
     on_read: Callable[[Project], None] | None = None,
     views: bool = False,
+    on_inferred: Callable[[Project, Chunk], None] | None = None,
 ) -> Compiled:
     from graph.progress import bar
 
@@ -136,6 +147,8 @@ def _compile(
         store = working_store(project, say)
         changed = changed_graphs(project, previous)
         inferred = infer(project, store, say)
+        if on_inferred is not None:
+            on_inferred(project, inferred)
         if views:
             say("computing the coverage matrix, beside the rest of the build")
             made = _in_background(lambda: _views(store))
@@ -150,9 +163,10 @@ def _compile(
 def _in_background(work: Callable[[], T]) -> Callable[[], T]:
     """Start work in a thread; return a function that waits for its result (or raises its error).
 
-    pyoxigraph lets go of the GIL while it evaluates a query, so the coverage facts are computed
-    while the shapes are checked and the files written (4-6 s of a 100,000-claim build). A daemon
-    thread, so that a build that fails meanwhile exits without waiting for it.
+    pyoxigraph lets go of the GIL while it evaluates a query, and Python while it writes and
+    hashes large buffers, so the coverage facts are computed and the files written while the
+    shapes are checked (5-8 s of a 100,000-claim build). A daemon thread, so that a build that
+    fails meanwhile can exit without waiting for it.
     """
     done: Future[T] = Future()
 
@@ -162,7 +176,7 @@ def _in_background(work: Callable[[], T]) -> Callable[[], T]:
         except BaseException as exc:  # handed to whoever waits for the result
             done.set_exception(exc)
 
-    threading.Thread(target=run, name="dkg-views", daemon=True).start()
+    threading.Thread(target=run, name="dkg-background", daemon=True).start()
     return done.result
 
 
@@ -234,7 +248,7 @@ def _input_digests(root: Path) -> dict[str, str]:
     return out
 
 
-def _write_outputs(compiled: Compiled, folder: Path) -> dict[str, str]:
+def _write_outputs(chunks: Iterable[Chunk], folder: Path) -> dict[str, str]:
     """Write TriG, Turtle (all graphs merged), N-Quads and JSON-LD; return their SHA-256s.
 
     Each file is its header and the pieces of every graph in order, written as they are read, so
@@ -257,12 +271,12 @@ def _write_outputs(compiled: Compiled, folder: Path) -> dict[str, str]:
         put(C.OUT_TURTLE, ttl_head)
         put(C.OUT_JSONLD, b"[")
         first = True
-        for chunk in compiled.chunks():
+        for chunk in chunks:
             if not chunk.quads:
                 continue
             put(C.OUT_NQUADS, chunk.nq)
             put(C.OUT_TRIG, chunk.trig)
-            put(C.OUT_TURTLE, chunk.ttl)
+            put(C.OUT_TURTLE, turtle(chunk.trig))
             put(C.OUT_JSONLD, (b"" if first else b",") + chunk.jsonld)
             first = False
         put(C.OUT_JSONLD, b"]")
@@ -411,10 +425,12 @@ def write_build(
     root: Path,
     progress: Progress | None = None,
     writer: StoreWriter | None = None,
+    written: Callable[[], dict[str, str]] | None = None,
 ) -> Path:
     """Write a snapshot of the build and make it current; return the snapshot folder.
 
-    writer, if given, is already filling the store of a temporary snapshot folder.
+    writer, if given, is already filling the store of a temporary snapshot folder, and written,
+    if given, waits for the files being written there and returns their digests.
     """
     say = progress or (lambda _msg: None)
     if out.exists() and not out.is_dir():
@@ -431,7 +447,7 @@ def write_build(
                 if writer is None:
                     writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
-                files = _write_outputs(compiled, tmp)
+                files = written() if written is not None else _write_outputs(compiled.chunks(), tmp)
                 digest = files[C.OUT_NQUADS]
                 target = snapshots / digest[:16]
                 say("writing the embedded store")
@@ -572,17 +588,37 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         cache = Cache(out / CACHE_DIRNAME)
         previous = previous_snapshot(out)
         writer: StoreWriter | None = None
+        written: Callable[[], dict[str, str]] | None = None
 
         def start_store(project: Project) -> None:
             nonlocal writer
             if changed_graphs(project, previous) != set():  # else it is likely the same build
                 writer = StoreWriter(_make_tmp(out) / C.OUT_STORE, project, previous)
 
+        def start_files(project: Project, inferred: Chunk) -> None:
+            # The files need nothing the shapes compute: they are written while the shapes are
+            # checked, and thrown away with the folder if a shape is broken.
+            nonlocal written
+            if writer is not None:
+                folder = writer.folder.parent
+                written = _in_background(lambda: _write_outputs(_chunks(project, inferred), folder))
+
         try:
-            compiled = _compile(root, cache, previous, progress, on_read=start_store, views=True)
+            compiled = _compile(
+                root,
+                cache,
+                previous,
+                progress,
+                on_read=start_store,
+                views=True,
+                on_inferred=start_files,
+            )
             cache.put("graphs", compiled.inferred.digest, compiled.inferred)
-            snapshot = write_build(compiled, out, root, progress, writer)
+            snapshot = write_build(compiled, out, root, progress, writer, written)
         finally:
+            if written is not None:
+                with contextlib.suppress(Exception):
+                    written()  # the folder is removed below: let the files be finished first
             if writer is not None:
                 writer.abort()
                 shutil.rmtree(writer.folder.parent, ignore_errors=True)
