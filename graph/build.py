@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TypeVar
 
-from pyoxigraph import NamedNode, Quad, RdfFormat, Store, parse
+from pyoxigraph import Quad, RdfFormat, Store, parse
 
 from graph import constants as C
 from graph.cache import (
@@ -43,7 +43,6 @@ from graph.cache import (
     infer,
     previous_snapshot,
     read_project,
-    replace_inferred,
     reuse,
     turtle,
     validate_graphs,
@@ -295,9 +294,10 @@ class StoreWriter:
     Loading RocksDB is a third of a large build and needs nothing the rules or shapes compute but
     the inferred graph, so a child process (graph.storefill) loads every other graph (or, from the
     previous snapshot, replaces the changed ones) while the parent infers, validates and writes
-    the files; the inferred graph is added last. A process rather than a thread, so that a build
-    that fails meanwhile can stop it at once; a fresh interpreter rather than a fork, because
-    RocksDB's background threads do not survive a fork.
+    the files; the inferred graph is added last, by the child too, once the parent has put it in
+    the cache and sent its digest. A process rather than a thread, so that a build that fails
+    meanwhile can stop it at once; a fresh interpreter rather than a fork, because RocksDB's
+    background threads do not survive a fork.
     """
 
     def __init__(self, folder: Path, project: Project, previous: Previous | None):
@@ -310,6 +310,7 @@ class StoreWriter:
         self.previous = previous if previous and project.cache.has("graphs", key) else None
         self.task = folder.parent / ".store-task.pkl"
         self.process: subprocess.Popen[bytes] | None = None
+        self.sent = False
         if project.cache.folder is None or not project.cache.writable:
             return  # the graphs are held in this process only: finish() loads them here
         self.task.write_bytes(
@@ -320,16 +321,28 @@ class StoreWriter:
                     project.graphs(),
                     self.previous.snapshot / C.OUT_STORE if self.previous else None,
                     changed_graphs(project, self.previous) or set(),
+                    self.previous.graphs[C.INFERRED_GRAPH] if self.previous else None,
                 ),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
         )
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "graph.storefill", str(self.task)], stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "graph.storefill", str(self.task)], stdin=subprocess.PIPE
         )
 
+    def add_inferred(self, inferred: Chunk) -> None:
+        """Have the child add the inferred graph once it has loaded the others (it reads it from
+        the cache, where it must already be)."""
+        if self.process is None or self.sent:
+            return
+        self.sent = True
+        assert self.process.stdin is not None
+        with contextlib.suppress(OSError):  # the child is gone: finish() reports its exit code
+            self.process.stdin.write(inferred.digest.encode() + b"\n")
+            self.process.stdin.close()
+
     def finish(self, inferred: Chunk) -> None:
-        """Wait for the child, then add the inferred graph; RunError if the child failed."""
+        """Wait for the child to add every graph; RunError if it failed."""
         if self.process is None:
             store = Store(str(self.folder))
             items = [*self.project.graphs(), inferred]
@@ -338,6 +351,9 @@ class StoreWriter:
             )
             store.flush()
             return
+        if not self.sent:
+            self.project.cache.put("graphs", inferred.digest, inferred)
+            self.add_inferred(inferred)
         code = self.process.wait()
         self.task.unlink(missing_ok=True)
         if code != 0:
@@ -345,23 +361,6 @@ class StoreWriter:
                 f"could not write the embedded store in {self.folder} (exit code {code}); "
                 "is the disk full?"
             )
-        store = Store(str(self.folder))
-        previous = self.previous
-        old = (
-            self.project.cache.get("graphs", previous.graphs[C.INFERRED_GRAPH])
-            if previous is not None
-            else None
-        )
-        if isinstance(old, Chunk):
-            replace_inferred(store, old, inferred)
-        elif previous is not None:  # the cache entry went missing meanwhile: replace it whole
-            store.clear_graph(NamedNode(C.INFERRED_GRAPH))
-            store.load(inferred.nq, format=RdfFormat.N_QUADS, lenient=True)
-        elif inferred.nq:
-            store.bulk_load(inferred.nq, format=RdfFormat.N_QUADS, lenient=True)
-        store.flush()
-        del store
-        gc.collect()
 
     def abort(self) -> None:
         """Stop the child (the build failed); the caller removes the folder."""
@@ -369,6 +368,9 @@ class StoreWriter:
             self.process.kill()
         if self.process is not None:
             self.process.wait()
+            if self.process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    self.process.stdin.close()
 
 
 _HELD: set[Path] = set()  # build folders this process holds the lock of
@@ -596,10 +598,12 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 writer = StoreWriter(_make_tmp(out) / C.OUT_STORE, project, previous)
 
         def start_files(project: Project, inferred: Chunk) -> None:
-            # The files need nothing the shapes compute: they are written while the shapes are
-            # checked, and thrown away with the folder if a shape is broken.
+            # The store and the files need nothing the shapes compute: they are written while
+            # the shapes are checked, and thrown away with the folder if a shape is broken.
             nonlocal written
             if writer is not None:
+                cache.put("graphs", inferred.digest, inferred)
+                writer.add_inferred(inferred)
                 folder = writer.folder.parent
                 written = _in_background(lambda: _write_outputs(_chunks(project, inferred), folder))
 

@@ -761,7 +761,7 @@ def working_store(project: Project, say: Say) -> Store:
     """
     say("loading the graph for the rules and shapes")
     store = Store()
-    store.bulk_load(chunk_stream(project, project.graphs()), format=RdfFormat.N_QUADS, lenient=True)
+    store.load(chunk_stream(project, project.graphs()), format=RdfFormat.N_QUADS, lenient=True)
     return store
 
 
