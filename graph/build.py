@@ -617,7 +617,8 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 views=True,
                 on_inferred=start_files,
             )
-            cache.put("graphs", compiled.inferred.digest, compiled.inferred)
+            if written is None:  # else start_files put it there
+                cache.put("graphs", compiled.inferred.digest, compiled.inferred)
             snapshot = write_build(compiled, out, root, progress, writer, written)
         finally:
             if written is not None:
