@@ -98,8 +98,11 @@ def test_a_path_counts_any_triple_with_a_predicate_it_names() -> None:
     query = f"CONSTRUCT {{ ?x <{EX}reach> ?y }} WHERE {{ ?x (<{EX}p>|^<{EX}q>)+ ?y }}"
     assert changed(query, store_with(inferred=f"<{EX}a> <{EX}q> <{EX}b> ."))
     assert not changed(query, store_with(inferred=f"<{EX}a> <{EX}r> <{EX}b> ."))
-    negated = f"CONSTRUCT {{ ?x <{EX}reach> ?y }} WHERE {{ ?x !<{EX}p> ?y }}"
+    negated = f"CONSTRUCT {{ ?x <{EX}reach> ?y }} WHERE {{ ?x !(<{EX}p>|^<{EX}q>) ?y }}"
     assert changed(negated, store_with(inferred=f"<{EX}a> <{EX}r> <{EX}b> ."))
+    # a path is no condition on the other patterns of its block
+    beside = f"CONSTRUCT {{ ?x <{EX}seen> ?v }} WHERE {{ ?x !(<{EX}p>|^<{EX}q>) ?y ; <{EX}v> ?v }}"
+    assert changed(beside, store_with(inferred=f"<{EX}a> <{EX}v> 1 ."))
 
 
 def test_a_rule_rdflib_cannot_read_always_runs_again() -> None:
