@@ -58,6 +58,7 @@ from graph.load import (
     _load_model,
     extraction_files,
     nested_extractions,
+    validated,
 )
 from graph.models import Extraction, Registry
 from graph.yamlio import Located
@@ -128,20 +129,25 @@ def make_chunk(graph: str, quads: Iterable[Quad] | bytes, every_format: bool = T
 
     quads may be given as N-Quads. The order is that of the N-Quads lines as bytes, which is the
     order of (subject, predicate, object) as N-Triples strings: a quad's str() is its line, and
-    UTF-8 keeps the order of code points.
+    UTF-8 keeps the order of code points. (In one graph no line is the start of another: each
+    ends with the graph's IRI.)
 
     Given N-Quads, the lines are sorted (in C, ten times faster than sorting terms in Python) and
-    parsed only if the other formats are wanted. Given quads, they are sorted as they are: parsing
-    them again from N-Quads took twice as long (1.8 million quads at 100,000 claims). Either way
-    the parse is lenient, as everywhere the build reads N-Quads that pyoxigraph wrote.
+    parsed only if the other formats are wanted. Given quads, they are serialised once and put in
+    the order of their lines: parsing them again from N-Quads took twice as long (1.8 million
+    quads at 100,000 claims), and sorting by str() formats every quad once more. Either way the
+    parse is lenient, as everywhere the build reads N-Quads that pyoxigraph wrote.
     """
     ordered: list[Quad] | None = None
     if isinstance(quads, bytes):
         lines = sorted(set(quads.splitlines(keepends=True)))
         nq, size = b"".join(lines), len(lines)
     else:
-        ordered = sorted(set(quads), key=str)
-        nq, size = serialize(ordered, format=RdfFormat.N_QUADS) or b"", len(ordered)
+        unique = list(set(quads))
+        lines = (serialize(unique, format=RdfFormat.N_QUADS) or b"").splitlines(keepends=True)
+        order = sorted(range(len(unique)), key=lines.__getitem__)
+        ordered = [unique[i] for i in order]
+        nq, size = b"".join([lines[i] for i in order]), len(ordered)
     if not every_format:
         return Chunk(graph, size, nq)
     if ordered is None:
@@ -207,7 +213,7 @@ class Payload:
 # What an entry of each kind must look like to be used (a bad copy or another version may hold a
 # readable pickle of something else); anything else is a miss.
 _SHAPES: dict[str, Callable[[Any], bool]] = {
-    "parsed": lambda v: isinstance(v, tuple) and len(v) == 3 and isinstance(v[2], list),
+    "parsed": lambda v: isinstance(v, (Located, Problem)),
     "units": lambda v: isinstance(v, Payload),
     "graphs": lambda v: isinstance(v, Chunk),
     "index": lambda v: isinstance(v, dict) and all(isinstance(u, Unit) for u in v.values()),
@@ -313,25 +319,22 @@ def _init(context: Context, cache: Cache, every_format: bool) -> None:
 
 
 def _parse(
-    root: Path, path: Path, rel: str, yaml: str, cache: Cache
-) -> tuple[Any, Any, list[Problem]]:
-    key = sha(rel, yaml)
+    root: Path, path: Path, key: str, cache: Cache, model: type[Any]
+) -> tuple[Any, Located | None, list[Problem]]:
+    """The record a file holds (see graph.load._load_model), through the parse cache.
+
+    The cache keeps the loaded YAML (or the problem that kept it from loading), not the record:
+    pickling the records was four fifths of the entry's cost on every new file, and making one
+    again from the YAML is cheaper than reading the YAML again, which is what the entry saves.
+    """
     hit = cache.get("parsed", key)
-    if _parsed_ok(hit, Extraction):
-        return hit
-    parsed = _load_model(path, root, Extraction)
-    cache.put("parsed", key, parsed)
-    return parsed
-
-
-def _parsed_ok(hit: Any, model: type[Any]) -> bool:
-    """Whether a parse cache entry is what _load_model returns (not a damaged or foreign one)."""
-    if not (isinstance(hit, tuple) and len(hit) == 3 and isinstance(hit[2], list)):
-        return False
-    record, located, _problems = hit
-    return (record is None or isinstance(record, model)) and (
-        located is None or isinstance(located, Located)
-    )
+    if isinstance(hit, Located):
+        return validated(hit, model)
+    if isinstance(hit, Problem):
+        return None, None, [hit]
+    record, located, problems = _load_model(path, root, model)
+    cache.put("parsed", key, located if located is not None else problems[0])
+    return record, located, problems
 
 
 def process_file(rel: str, yaml: str) -> Unit:
@@ -342,7 +345,7 @@ def process_file(rel: str, yaml: str) -> Unit:
     cache: Cache = _WORKER["cache"]
     root = context.root
     path = root / rel
-    record, located, problems = _parse(root, path, rel, yaml, cache)
+    record, located, problems = _parse(root, path, sha(rel, yaml), cache, Extraction)
     if record is None or located is None:
         unit = Unit(rel, sha(context.digest, rel, yaml, "\0failed"), yaml, problems=list(problems))
         cache.put("units", unit.key, Payload(None, {}, None))
@@ -469,11 +472,7 @@ def _registry(
     rel = display_path(path, root)
     key = sha(rel, yaml, "registry")
     keys["parsed"] = key
-    parsed = cache.get("parsed", key)
-    if not _parsed_ok(parsed, Registry):
-        parsed = _load_model(path, root, Registry)
-        cache.put("parsed", key, parsed)
-    corpus.registry, corpus.registry_located, problems = parsed
+    corpus.registry, corpus.registry_located, problems = _parse(root, path, key, cache, Registry)
     corpus.problems += problems
     _check_registry(corpus, result)
     if result.problems or corpus.registry is None:

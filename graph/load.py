@@ -190,6 +190,11 @@ def _load_model(
         located = load_yaml(path, name)
     except YamlProblem as exc:
         return None, None, [exc.problem]
+    return validated(located, model)
+
+
+def validated(located: Located, model: type[Any]) -> tuple[Any, Located, list[Problem]]:
+    """The record a loaded file holds, or None and the problems that keep it from being one."""
     if not isinstance(located.data, dict):
         return None, located, [located.problem((), "expected a mapping at the top of the file")]
     try:

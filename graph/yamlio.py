@@ -91,13 +91,11 @@ def _mark(event: _Event) -> tuple[int, int]:
     return (mark.line + 1, mark.column + 1) if mark else (0, 0)
 
 
-@dataclass
-class _Frame:
-    """An open mapping or sequence while the events stream past."""
+_KEY_TAGS = _SCALAR_TAGS | {_MERGE}
 
-    value: dict[str, Any] | list[Any]
-    path: Path_
-    key: str | None = None
+# An open mapping or sequence while the events stream past: [value, path, key, is a mapping].
+# The key is None until a mapping's next key is read (and always in a sequence).
+_Frame = list[Any]
 
 
 class _Builder:
@@ -106,6 +104,9 @@ class _Builder:
     libyaml's composer recurses in C, so a few hundred thousand '[' overflow the C stack and kill
     the process; the parser itself keeps an explicit stack. Building from events keeps the depth
     check ahead of any recursion, and refuses aliases before anything is expanded.
+
+    The loop over the events does all its work inline: it is what reading a large corpus costs
+    above libyaml's own parsing (half of it with a method call per question asked of an event).
     """
 
     def __init__(self, file: str):
@@ -119,33 +120,32 @@ class _Builder:
         line, col = _mark(event)
         return YamlProblem(Problem(self.file, line, col, message))
 
-    def text(self, event: _Event, value: str) -> str:
-        bad = _CONTROL.search(value)
-        if bad:
+    def _tag(self, event: Any, collection: str | None) -> str:
+        """The tag of an event: as written, else what the resolver would answer, without asking
+        it for every node: a collection is a map or a seq, a quoted scalar a str, and a plain one
+        is resolved once per distinct text."""
+        tag = event.tag
+        if tag is not None and tag != "!":
+            return str(tag)
+        if collection is not None:
+            return collection
+        if not event.implicit[0]:
+            return _STR
+        value = event.value
+        tag = self.plain.get(value)
+        if tag is None:
+            tag = self.plain[value] = self.resolver.resolve(yaml.ScalarNode, value, (True, False))
+        return str(tag)
+
+    def _text(self, event: _Event, value: str) -> None:
+        """Refuse a control character in a value that is not printable (nearly every value is,
+        and no control character is: one C call settles it before any regex runs)."""
+        if bad := _CONTROL.search(value):
             code = f"U+{ord(bad.group()):04X}"
             raise self.fail(
                 event,
                 f"control character {code} in the text; remove it (it can hide or reorder text)",
             )
-        return value
-
-    def tag(self, event: _Event, kind: type[yaml.Node], allowed: set[str]) -> str:
-        tag = event.tag  # type: ignore[attr-defined]
-        if tag is None or tag == "!":
-            # what the resolver answers, without asking it for every node: a collection is a map
-            # or a seq, a quoted scalar a str, and a plain one is resolved once per distinct text
-            if kind is not yaml.ScalarNode:
-                tag = _MAP if kind is yaml.MappingNode else _SEQ
-            elif not event.implicit[0]:  # type: ignore[attr-defined]
-                tag = _STR
-            else:
-                value = event.value  # type: ignore[attr-defined]
-                tag = self.plain.get(value)
-                if tag is None:
-                    tag = self.plain[value] = self.resolver.resolve(kind, value, (True, False))
-        if tag not in allowed:
-            raise self.fail(event, f"tag {tag!r} is not allowed; remove it")
-        return str(tag)
 
     def build(self, loader: Any) -> Any:
         """The value of the one document the loader's events describe."""
@@ -153,6 +153,8 @@ class _Builder:
         stack: list[_Frame] = []
         documents = 0
         get = loader.get_event
+        marks, key_marks, plain = self.marks, self.key_marks, self.plain
+        tag_of, text = self._tag, self._text
         while (event := get()) is not None:
             kind = type(event)  # compared by identity: a chain of isinstance per event is slow
             if kind is _MappingEnd or kind is _SequenceEnd:
@@ -170,9 +172,32 @@ class _Builder:
                 continue  # stream and document ends
             if event.anchor is not None:
                 raise self.fail(event, _NO_ALIASES)
+            mark = event.start_mark
+            at = (mark.line + 1, mark.column + 1) if mark else (0, 0)
             top = stack[-1] if stack else None
-            if top is not None and top.key is None and type(top.value) is dict:
-                self.key(event, top)
+            if top is not None and top[3] and top[2] is None:  # a mapping's key
+                if kind is not _Scalar:
+                    raise self.fail(event, "keys must be plain strings, not lists or mappings")
+                key = event.value
+                tag = event.tag
+                if tag is None and event.implicit[0]:  # a plain key, as nearly all are
+                    tag = plain.get(key) or tag_of(event, None)
+                else:
+                    tag = tag_of(event, None)
+                if tag not in _KEY_TAGS:
+                    raise self.fail(event, f"tag {tag!r} is not allowed; remove it")
+                if tag == _MERGE:
+                    raise self.fail(event, "merge keys ('<<') are not allowed; write the keys out")
+                if not key.isprintable():
+                    text(event, key)
+                where = top[1] + (key,)
+                if key in top[0]:
+                    line = key_marks[where][0]
+                    raise self.fail(
+                        event, f"duplicate key {key!r} (first at line {line}); keep one"
+                    )
+                key_marks[where] = at
+                top[2] = key
                 continue
             if len(stack) > MAX_YAML_DEPTH:
                 raise self.fail(
@@ -180,47 +205,42 @@ class _Builder:
                 )
             if top is None:
                 path: Path_ = ()
-            elif top.key is not None:
-                path = (*top.path, top.key)
+            elif top[3]:
+                path = top[1] + (top[2],)
             else:
-                path = (*top.path, len(top.value))
-            mark = event.start_mark
-            self.marks[path] = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+                path = top[1] + (len(top[0]),)
+            marks[path] = at
             value: Any
             if kind is _Scalar:
-                value = _scalar(
-                    self.tag(event, yaml.ScalarNode, _SCALAR_TAGS),
-                    self.text(event, event.value),
-                )
-            elif kind is _MappingStart:
-                self.tag(event, yaml.MappingNode, {_MAP})
-                value = {}
-                stack.append(_Frame(value, path))
+                value = event.value
+                tag = event.tag
+                if tag is None and not event.implicit[0]:  # quoted: a string
+                    tag = _STR
+                elif tag is None:
+                    tag = plain.get(value) or tag_of(event, None)
+                else:
+                    tag = tag_of(event, None)
+                if tag not in _SCALAR_TAGS:
+                    raise self.fail(event, f"tag {tag!r} is not allowed; remove it")
+                if not value.isprintable():
+                    text(event, value)
+                if tag != _STR:
+                    value = _scalar(tag, value)
             else:
-                self.tag(event, yaml.SequenceNode, {_SEQ})
-                value = []
-                stack.append(_Frame(value, path))
+                mapping = kind is _MappingStart
+                tag = tag_of(event, _MAP if mapping else _SEQ)
+                if tag != (_MAP if mapping else _SEQ):
+                    raise self.fail(event, f"tag {tag!r} is not allowed; remove it")
+                value = {} if mapping else []
+                stack.append([value, path, None, mapping])
             if top is None:
                 root = value
-            elif top.key is not None:
-                top.value[top.key] = value  # type: ignore[call-overload]
-                top.key = None
+            elif top[3]:
+                top[0][top[2]] = value
+                top[2] = None
             else:
-                top.value.append(value)  # type: ignore[union-attr]
+                top[0].append(value)
         return root
-
-    def key(self, event: _Event, frame: _Frame) -> None:
-        assert isinstance(frame.value, dict)
-        if not isinstance(event, yaml.ScalarEvent):
-            raise self.fail(event, "keys must be plain strings, not lists or mappings")
-        if self.tag(event, yaml.ScalarNode, _SCALAR_TAGS | {_MERGE}) == _MERGE:
-            raise self.fail(event, "merge keys ('<<') are not allowed; write the keys out")
-        key = self.text(event, event.value)
-        if key in frame.value:
-            line, _ = self.key_marks[(*frame.path, key)]
-            raise self.fail(event, f"duplicate key {key!r} (first at line {line}); keep one")
-        self.key_marks[(*frame.path, key)] = _mark(event)
-        frame.key = key
 
 
 def _scalar(tag: str, text: str) -> Any:
