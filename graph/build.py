@@ -145,7 +145,7 @@ def _compile(
     else:
         store = working_store(project, say)
         changed = changed_graphs(project, previous)
-        inferred = infer(project, store, say)
+        inferred = infer(project, store, say, previous)
         if on_inferred is not None:
             on_inferred(project, inferred)
         if views:

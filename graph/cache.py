@@ -8,8 +8,9 @@ output format. The outputs are the concatenation of those pieces in graph order,
 and an incremental one assemble the same bytes from the same pieces.
 
 The graph as a whole is needed for the rules and the shapes: it is loaded into an in-memory store
-(whole-graph queries run there about ten times faster than on RocksDB), the rules run again, and
-the shapes are checked on the changed graphs only, unless something every graph depends on
+(whole-graph queries run there about ten times faster than on RocksDB), the rules run again unless
+no rule reads the quads that changed (see kept_inferred), and the shapes are checked on the
+changed graphs only, unless something every graph depends on
 (ontology, shapes, rules, registry, inferred types, this code) changed. Why that is enough: a
 focus node's shapes read its own graph, the registry's description of what it refers to, the
 ontology and the inferred types, and the focus nodes of a graph are the nodes it defines. The
@@ -32,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 
 from pyoxigraph import NamedNode, Quad, RdfFormat, Store, parse, serialize
 
@@ -62,6 +63,9 @@ from graph.load import (
 )
 from graph.models import Extraction, Registry
 from graph.yamlio import Located
+
+if TYPE_CHECKING:
+    from graph.rules import Rule
 
 CACHE_DIRNAME = "cache"
 FORMAT = 1
@@ -403,6 +407,7 @@ class Project:
     cache: Cache
     kept: dict[str, Payload]  # payloads of units when the cache does not keep them
     registry_keys: dict[str, str] = field(default_factory=dict)  # cache kind -> key
+    before: dict[str, Unit] = field(default_factory=dict)  # the last build's units, by graph
 
     def cache_keys(self) -> dict[str, set[str]]:
         """The cache entries this build uses: the ones to keep when pruning."""
@@ -579,7 +584,10 @@ def read_project(
     chunks = [make_chunk(C.ONTOLOGY_GRAPH, onto, every_format)]
     if reg_chunk is not None:
         chunks.append(reg_chunk)
-    return Project(root, corpus, result.entities, units, chunks, check, cache, kept, registry_keys)
+    before = {u.graph: u for u in index.values() if u.graph is not None}
+    return Project(
+        root, corpus, result.entities, units, chunks, check, cache, kept, registry_keys, before
+    )
 
 
 def _units(
@@ -881,17 +889,97 @@ def reuse(project: Project, previous: Previous | None) -> Chunk | None:
     return inferred if validation_context(project, inferred) == previous.validated else None
 
 
-def infer(project: Project, store: Store, say: Say, every_format: bool = True) -> Chunk:
+def infer(
+    project: Project,
+    store: Store,
+    say: Say,
+    previous: Previous | None = None,
+    every_format: bool = True,
+) -> Chunk:
     """Run the rules, adding what they infer to the store; return the inferred graph. DataError
-    if a rule is wrong."""
+    if a rule is wrong. After an edit that no rule reads, the previous snapshot's inferred graph
+    is the answer (see kept_inferred)."""
     from graph.rules import apply_rules, load_rules
 
     rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
+    kept = kept_inferred(project, store, rules, previous)
+    if kept is not None:
+        say("no rule reads what changed: the inferred graph is the last build's")
+        return kept
     say(f"applying {counted(len(rules), 'rule')}")
     inferred, rule_problems = apply_rules(store, rules)
     if rule_problems:
         raise DataError(rule_problems)
     return make_chunk(C.INFERRED_GRAPH, inferred, every_format)
+
+
+_CHANGED_GRAPH = "urn:dkg:build:changed"  # the quads an edit added or removed, while asked about
+
+
+def kept_inferred(
+    project: Project, store: Store, rules: list[Rule], previous: Previous | None
+) -> Chunk | None:
+    """The previous snapshot's inferred graph, added to the store, if the rules would infer it
+    again: nothing they depend on changed but extraction files, and no rule reads the quads
+    those files added or removed (graph.rules.Reads asks, with the old and the new quads in the
+    store, so every solution either version gives a rule is seen). None: run the rules.
+
+    Why that is enough: the rules' result depends on the data only through their patterns'
+    solutions, and a solution that no changed quad can take part in is a solution of both
+    versions; so each round of the rules goes as it went in the last build.
+    """
+    from graph.rules import _reads
+
+    changed = changed_graphs(project, previous)
+    if not changed or previous is None or changed & {C.REGISTRY_GRAPH, C.ONTOLOGY_GRAPH}:
+        return None
+    key = previous.graphs.get(C.INFERRED_GRAPH, "")
+    old = project.cache.get("graphs", key)
+    if not isinstance(old, Chunk) or old.digest != key:
+        return None
+    if validation_context(project, old) != previous.validated:  # other rules, code or registry
+        return None
+    delta = _changed_quads(project, previous, changed)
+    if delta is None:
+        return None
+    store.load(old.nq, format=RdfFormat.N_QUADS, lenient=True)
+    store.load(delta, format=RdfFormat.N_QUADS, lenient=True)
+    try:
+        read = any(_reads(rule.query).changed_by(store, _CHANGED_GRAPH) for rule in rules)
+    finally:
+        store.clear_graph(NamedNode(_CHANGED_GRAPH))
+    if read:
+        store.clear_graph(NamedNode(C.INFERRED_GRAPH))  # the rules start from nothing
+        return None
+    return old
+
+
+def _changed_quads(project: Project, previous: Previous, changed: set[str]) -> bytes | None:
+    """The quads in the old or the new version of the changed graphs but not in both, as N-Quads
+    in a graph of their own; None if an old version is no longer in the cache."""
+    now = {u.graph: u for u in project.units if u.graph is not None}
+    out: set[bytes] = set()
+    for graph in changed:
+        unit = now.get(graph)
+        old = _lines(project, project.before.get(graph), previous.graphs.get(graph))
+        new = _lines(project, unit, unit.digest if unit is not None else None)
+        if old is None or new is None:
+            return None
+        out |= old ^ new
+    suffix = f" <{_CHANGED_GRAPH}> .\n".encode()
+    return b"".join(line[: line.rindex(b" <")] + suffix for line in sorted(out))
+
+
+def _lines(project: Project, unit: Unit | None, digest: str | None) -> set[bytes] | None:
+    """The N-Quads lines of one version of a graph (none if digest is None, the graph is new or
+    gone); None if that version is not at hand."""
+    if digest is None:
+        return set()
+    payload = (project.kept.get(unit.key) or project.cache.get("units", unit.key)) if unit else None
+    chunk = payload.chunk if isinstance(payload, Payload) else None
+    if chunk is None or chunk.digest != digest:
+        return None
+    return set(chunk.nq.splitlines(keepends=True))
 
 
 def validate_graphs(

@@ -120,7 +120,7 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
             break
         added |= fresh
         store.load(b"\n".join(sorted(fresh)) + b"\n", format=RdfFormat.N_QUADS, lenient=True)
-        due = [rule for rule in rules if _reads(rule.query).changed_by_inferred(store)]
+        due = [rule for rule in rules if _reads(rule.query).changed_by(store, C.INFERRED_GRAPH)]
     else:
         message = (
             f"the rules never reach a fixpoint: this one still adds triples after {MAX_ROUNDS} "
@@ -135,16 +135,17 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
 
 @dataclass
 class Reads:
-    """What a rule's WHERE clause reads, as questions that tell whether the inferred triples can
-    change its result.
+    """What a rule's WHERE clause reads, as questions that tell whether some triples (those a
+    round of the rules inferred, or those an edit added or removed) can change its result.
 
-    Triple patterns are the only way a SPARQL query reads data, so an inferred triple changes a
-    rule's result only if it gives a basic graph pattern a solution: it must match one of the
-    block's patterns while the others match anything in the store (within what a VALUES clause
-    joined to the block allows). One ASK query per pattern asks that of the engine, with the
-    pattern read from the inferred graph. A property path is not analysed: any inferred triple
-    with a predicate it names counts, and it is no condition on the block's other patterns. A rule that rdflib cannot parse always runs again
-    (asks is None).
+    Triple patterns are the only way a SPARQL query reads data, so a triple changes a rule's
+    result only if it gives a basic graph pattern a solution: it must match one of the block's
+    patterns while the others match anything in the store (within what a VALUES clause joined to
+    the block allows, and what a FILTER of the block's own variables over it lets through). One
+    ASK query per pattern asks that of the engine, with the pattern read from the graph of those
+    triples. A property path is not analysed: any such triple with a predicate it names counts,
+    and it is no condition on the block's other patterns. A rule that rdflib cannot parse always
+    runs again (asks is None).
 
     Every inferred triple is asked about, not only the last round's: that may run a rule once
     more than needed, never once less.
@@ -152,17 +153,20 @@ class Reads:
 
     asks: list[str] | None
 
-    def changed_by_inferred(self, store: Store) -> bool:
-        """Whether the inferred triples in store can change the rule's result."""
+    def changed_by(self, store: Store, graph: str) -> bool:
+        """Whether the triples in this named graph of the store can change the rule's result."""
         if self.asks is None:
             return True
         for ask in self.asks:
             try:
-                if store.query(ask, use_default_graph_as_union=True):
+                if store.query(ask.replace(_GRAPH, f"<{graph}>"), use_default_graph_as_union=True):
                     return True
             except SyntaxError:  # rdflib wrote what pyoxigraph does not read: assume it can
                 return True
         return False
+
+
+_GRAPH = "\0graph\0"  # where the ASK queries name the graph they ask about
 
 
 @cache
@@ -174,9 +178,10 @@ def _reads(query: str) -> Reads:
         algebra = prepareQuery(C.sparql_prefixes() + query).algebra
     except Exception:  # rdflib's parser raises many kinds; pyoxigraph is the judge of validity
         return Reads(None)
-    inferred = f"<{C.INFERRED_GRAPH}>"
     asks: list[str] = []
-    for triples, allowed in _walk({k: v for k, v in algebra.items() if k != "template"}, {}):
+    for triples, allowed, conditions in _walk(
+        {k: v for k, v in algebra.items() if k != "template"}, {}, []
+    ):
         values = " ".join(
             f"VALUES ?{var} {{ {' '.join(sorted(terms))} }}"
             for var, terms in sorted(allowed.items())
@@ -187,30 +192,42 @@ def _reads(query: str) -> Reads:
             for i, triple in enumerate(triples)
             if not _is_path(triple[1])
         }
+        bound = {str(x) for i in patterns for x in triples[i] if _is_var(x)}
+        filters = " ".join(f"FILTER({text})" for text in _filters(conditions, bound))
         for i, (_s, p, _o) in enumerate(triples):
             if i not in patterns:
                 iris = _path(p)
                 names = ["?_p"] if iris is None else sorted(f"<{iri}>" for iri in iris)
-                asks += [f"ASK {{ GRAPH {inferred} {{ ?_s {name} ?_o }} }}" for name in names]
+                asks += [f"ASK {{ GRAPH {_GRAPH} {{ ?_s {name} ?_o }} }}" for name in names]
                 continue
             others = " ".join(f"{q} ." for j, q in patterns.items() if j != i)
-            asks.append(f"ASK {{ GRAPH {inferred} {{ {patterns[i]} }} {others} {values} }}")
+            asks.append(f"ASK {{ GRAPH {_GRAPH} {{ {patterns[i]} }} {others} {values} {filters} }}")
     return Reads(asks)
 
 
 def _walk(
-    node: Any, allowed: dict[str, frozenset[str]]
-) -> Iterator[tuple[list[Any], dict[str, frozenset[str]]]]:
+    node: Any, allowed: dict[str, frozenset[str]], conditions: list[Any]
+) -> Iterator[tuple[list[Any], dict[str, frozenset[str]], list[Any]]]:
     """Every block of triple patterns in an rdflib algebra tree, with the values (in N-Triples)
-    that VALUES allows each variable there.
+    that VALUES allows each variable there and the FILTER conditions every solution meets.
 
     Translated groups hold BGPs; the patterns of EXISTS stay parsed as TriplesBlocks. A VALUES
-    clause restricts the blocks it is joined with directly, through nested joins only.
+    clause restricts the blocks it is joined with directly, through nested joins only; so does a
+    FILTER, over a block or a join of blocks (a condition on the block's own variables holds of
+    every solution the block gives the group).
     """
     from rdflib.plugins.sparql.parserutils import CompValue
 
     if isinstance(node, CompValue) and node.name in {"BGP", "TriplesBlock"}:
-        yield list(node.get("triples") or []), allowed
+        yield list(node.get("triples") or []), allowed, conditions
+        return
+    if isinstance(node, CompValue) and node.name == "Filter":
+        yield from _walk(_part(node, "expr"), {}, [])  # the patterns of its EXISTS
+        inner = _part(node, "p")
+        if getattr(inner, "name", None) in {"BGP", "Join"}:
+            yield from _walk(inner, allowed, [*conditions, *_conjuncts(_part(node, "expr"))])
+        else:
+            yield from _walk(inner, {}, [])
         return
     if isinstance(node, CompValue) and node.name == "Join":
         operands = _joined(node)
@@ -219,14 +236,120 @@ def _walk(
             for var, values in _values(operand).items():
                 here[var] = here[var] & values if var in here else values
         for operand in operands:
-            yield from _walk(operand, here)
+            yield from _walk(
+                operand, here, conditions if getattr(operand, "name", None) == "BGP" else []
+            )
         return
     if isinstance(node, dict):
         for child in node.values():
-            yield from _walk(child, {})
+            yield from _walk(child, {}, [])
     elif isinstance(node, (list, tuple)):
         for child in node:
-            yield from _walk(child, {})
+            yield from _walk(child, {}, [])
+
+
+def _conjuncts(expr: Any) -> list[Any]:
+    """The conditions a FILTER expression joins with &&."""
+    if getattr(expr, "name", None) == "ConditionalAndExpression":
+        parts = [_part(expr, "expr"), *_part(expr, "other", [])]
+        return [condition for part in parts for condition in _conjuncts(part)]
+    return [expr]
+
+
+def _filters(conditions: list[Any], bound: set[str]) -> list[str]:
+    """The conditions written as SPARQL that only read variables the block binds. Leaving out
+    one that reads others, or that _expression cannot write, can only say yes more often."""
+    out = []
+    for condition in conditions:
+        text = _expression(condition)
+        if text is not None and _variables(condition) <= bound:
+            out.append(text)
+    return out
+
+
+# The functions of a FILTER condition written back as SPARQL: pure ones on terms, with their
+# arguments in order. Anything else (EXISTS, arithmetic, casts) leaves the condition out.
+_FUNCTIONS = {
+    "Builtin_" + name: name
+    for name in [
+        "STR",
+        "LANG",
+        "DATATYPE",
+        "isIRI",
+        "isURI",
+        "isBLANK",
+        "isLITERAL",
+        "isNUMERIC",
+        "BOUND",
+        "sameTerm",
+        "STRSTARTS",
+        "STRENDS",
+        "CONTAINS",
+        "REGEX",
+        "LCASE",
+        "UCASE",
+        "STRLEN",
+        "LANGMATCHES",
+    ]
+}
+_ARGUMENTS = ("arg", "arg1", "arg2", "arg3", "text", "pattern", "flags")
+
+
+def _expression(expr: Any) -> str | None:
+    """A FILTER expression of rdflib's algebra as SPARQL, or None if it is not one of the kinds
+    written here."""
+    from rdflib import Literal, URIRef, Variable
+
+    if isinstance(expr, Variable):
+        return f"?{expr}"
+    if isinstance(expr, (URIRef, Literal)):
+        return str(expr.n3())
+    name = getattr(expr, "name", None)
+    parts: list[str | None]
+    if name in {"ConditionalAndExpression", "ConditionalOrExpression"}:
+        parts = [_expression(e) for e in [_part(expr, "expr"), *_part(expr, "other", [])]]
+        joiner = " && " if name == "ConditionalAndExpression" else " || "
+        return None if None in parts else "(" + joiner.join(str(p) for p in parts) + ")"
+    if name == "UnaryNot":
+        inner = _expression(_part(expr, "expr"))
+        return None if inner is None else f"(!{inner})"
+    if name == "RelationalExpression":
+        op, left = _part(expr, "op"), _expression(_part(expr, "expr"))
+        other = _part(expr, "other")
+        if op in {"IN", "NOT IN"}:
+            parts = [_expression(e) for e in other]
+            right = None if None in parts else "(" + ", ".join(str(p) for p in parts) + ")"
+        else:
+            right = _expression(other)
+        return None if left is None or right is None else f"({left} {op} {right})"
+    if name in _FUNCTIONS:
+        parts = [_expression(expr[k]) for k in _ARGUMENTS if k in expr]
+        return None if None in parts else f"{_FUNCTIONS[name]}({', '.join(str(p) for p in parts)})"
+    return None
+
+
+def _variables(expr: Any) -> set[str]:
+    """The names of the variables an expression reads."""
+    from rdflib import Variable
+
+    if isinstance(expr, Variable):
+        return {str(expr)}
+    if isinstance(expr, dict):
+        return {v for k, child in expr.items() if k != "_vars" for v in _variables(child)}
+    if isinstance(expr, (list, tuple)):
+        return {v for child in expr for v in _variables(child)}
+    return set()
+
+
+def _part(node: Any, key: str, default: Any = None) -> Any:
+    """A part of an algebra node (a CompValue's own get answers a missing key with its name)."""
+    return dict.get(node, key, default)
+
+
+def _is_var(term: Any) -> bool:
+    from rdflib import Variable
+
+    return isinstance(term, Variable)
 
 
 def _joined(node: Any) -> list[Any]:

@@ -344,3 +344,43 @@ def test_a_failure_computing_the_views_fails_the_build_and_keeps_the_last(
     assert (out / "current").resolve() == before
     assert sorted(p.name for p in (out / "snapshots").iterdir()) == [before.name]
     assert not list(out.glob(".tmp-*"))
+
+
+def add_line_after(path: Path, marker: str, line: str) -> None:
+    """Add a line to the first claim with this line (a key of the claim, indented as one)."""
+    text = path.read_text(encoding="utf-8")
+    at = text.index(marker)
+    at = text.index("\n", at) + 1
+    path.write_text(text[:at] + line + text[at:], encoding="utf-8")
+
+
+def test_the_rules_run_again_only_after_an_edit_they_read(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import graph.rules
+
+    runs: list[str] = []
+    real = graph.rules.apply_rules
+
+    def spy(store, rules):  # type: ignore[no-untyped-def]
+        runs.append("ran")
+        return real(store, rules)
+
+    monkeypatch.setattr(graph.rules, "apply_rules", spy)
+    out = tmp_path / "out"
+    build(project, out)
+    doc = next(d for d in documents(project) if "relation: inActionLine" in d.read_text())
+    # a curator's note: no rule reads rdfs:comment, so the last inferred graph stands
+    add_line_after(doc, "relation: addresses", "    note: checked against the letter\n")
+    runs.clear()
+    build(project, out)
+    assert runs == []
+    build(project, tmp_path / "full-1")
+    assert_same_build(out, tmp_path / "full-1")
+    # the action-line rule reads the polarity of an intervention's action line
+    add_line_after(doc, "relation: inActionLine", "    polarity: negated\n")
+    runs.clear()
+    build(project, out)
+    assert runs == ["ran"]
+    build(project, tmp_path / "full-2")
+    assert_same_build(out, tmp_path / "full-2")

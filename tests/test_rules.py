@@ -28,7 +28,7 @@ def store_with(document: str = "", inferred: str = "") -> Store:
 
 
 def changed(query: str, store: Store) -> bool:
-    return R._reads(query).changed_by_inferred(store)
+    return R._reads(query).changed_by(store, C.INFERRED_GRAPH)
 
 
 def test_a_rule_fed_by_a_later_rule_still_reaches_the_fixpoint() -> None:
@@ -58,7 +58,7 @@ def test_the_real_rules_derive_what_running_every_rule_every_round_derives(
 
     analysed, store = run()
     # the action-line rule's claims cannot feed it; the types rule reads its own output
-    due = {r.id: R._reads(r.query).changed_by_inferred(store) for r in rules}
+    due = {r.id: R._reads(r.query).changed_by(store, C.INFERRED_GRAPH) for r in rules}
     assert due == {"action-line-coverage": False, "types": True}
     with monkeypatch.context() as m:
         m.setattr(R, "_reads", lambda _query: R.Reads(None))
@@ -108,3 +108,31 @@ def test_a_path_counts_any_triple_with_a_predicate_it_names() -> None:
 def test_a_rule_rdflib_cannot_read_always_runs_again() -> None:
     assert R._reads("CONSTRUCT WHERE { this is not SPARQL }").asks is None
     assert changed("CONSTRUCT WHERE { this is not SPARQL }", Store())
+
+
+def test_a_filter_on_the_block_s_own_variables_limits_what_counts() -> None:
+    query = (
+        f"CONSTRUCT {{ ?x <{EX}seen> true }} WHERE {{ ?x a ?c ; <{EX}v> ?v "
+        f'FILTER(STRSTARTS(STR(?x), "{EX}id/") && ?v != 0) }}'
+    )
+    document = f"<{EX}id/1> <{EX}v> 1 . <{EX}claim/1> <{EX}v> 1 . <{EX}id/2> <{EX}v> 0 ."
+    for typed, counts in (("id/1", True), ("claim/1", False), ("id/2", False)):
+        store = store_with(document, inferred=f"<{EX}{typed}> a <{EX}C> .")
+        assert changed(query, store) is counts, typed
+
+
+def test_a_filter_the_analysis_cannot_apply_is_left_out() -> None:
+    new = f"<{EX}claim/1> a <{EX}C> ."
+    subselect = f"{{ SELECT ?x ?y WHERE {{ ?x <{EX}y> ?y }} }}"
+    optional = f"OPTIONAL {{ ?x <{EX}y> ?y }}"
+    for other, condition in (
+        (subselect, f'STRSTARTS(STR(?y), "{EX}id/")'),  # ?y is bound outside the block
+        (optional, f'STRSTARTS(STR(?y), "{EX}id/")'),
+        ("", "?n + 1 > 2"),  # arithmetic is not written back
+    ):
+        query = (
+            f"CONSTRUCT {{ ?x <{EX}seen> true }} WHERE {{ ?x a ?c ; <{EX}n> ?n . {other} "
+            f"FILTER({condition}) }}"
+        )
+        store = store_with(f"<{EX}claim/1> <{EX}n> 0 ; <{EX}y> <{EX}id/1> .", inferred=new)
+        assert changed(query, store), (other, condition)
