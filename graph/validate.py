@@ -116,6 +116,7 @@ class Check:
     query: str
     message: str
     breaks: str | None = None
+    covered: bool = False  # its test is part of another check's (see _property_checks)
 
 
 @dataclass
@@ -138,6 +139,8 @@ def _property_checks(g: _Graph, prop: Node, target: str) -> list[Check]:
     p = _path(g, prop)
     msg = str(getattr(g.one(prop, "message"), "value", "")) or f"violates a constraint on {p}"
     out: list[Check] = []
+    one: list[Check] = []  # the checks of exactly one value, and of what each value must be
+    bad: list[str] = []  # what a value must not be
 
     def values(filter_: str) -> None:
         out.append(
@@ -147,6 +150,8 @@ def _property_checks(g: _Graph, prop: Node, target: str) -> list[Check]:
                 f"EXISTS {{ ?this {p} ?value . FILTER({filter_}) }}",
             )
         )
+        one.append(out[-1])
+        bad.append(filter_)
 
     def nodes(pattern: str) -> None:
         out.append(
@@ -154,8 +159,11 @@ def _property_checks(g: _Graph, prop: Node, target: str) -> list[Check]:
         )
 
     # Counts of one are by far the most common and need no grouping.
+    exactly_one = 0
     if (n := g.one(prop, "minCount")) is not None and (k := int(str(n.value))) == 1:
         nodes(f"NOT EXISTS {{ ?this {p} ?v }}")
+        one.append(out[-1])
+        exactly_one += 1
     elif n is not None:
         out.append(Check(
             f"SELECT ?this WHERE {{ {{ SELECT DISTINCT ?this WHERE {{ {target} }} }} "
@@ -164,6 +172,8 @@ def _property_checks(g: _Graph, prop: Node, target: str) -> list[Check]:
         ))  # fmt: skip
     if (n := g.one(prop, "maxCount")) is not None and (k := int(str(n.value))) == 1:
         nodes(f"EXISTS {{ ?this {p} ?a , ?b . FILTER(!sameTerm(?a, ?b)) }}")
+        one.append(out[-1])
+        exactly_one += 1
     elif n is not None:
         out.append(Check(
             f"SELECT ?this WHERE {{ {target} ?this {p} ?v }} GROUP BY ?this HAVING (COUNT(DISTINCT ?v) > {k})",
@@ -192,6 +202,17 @@ def _property_checks(g: _Graph, prop: Node, target: str) -> list[Check]:
         nodes(
             f"EXISTS {{ ?this {p} ?a , ?b . "
             f'FILTER(!sameTerm(?a, ?b) && LANG(?a) = LANG(?b) && LANG(?a) != "") }}'
+        )
+    if exactly_one == 2:
+        # Exactly one value, and a good one: one test, where each of those checks looked the
+        # values up again (2.5 s to 1.7 s for the claim shape's screen at 100,000 claims).
+        good = " && ".join(f"!({f})" for f in bad) or "true"
+        for check in one:
+            check.breaks, check.covered = None, True
+        one[0].covered = False
+        one[0].breaks = (
+            f"NOT EXISTS {{ ?this {p} ?value . FILTER({good}) "
+            f"FILTER NOT EXISTS {{ ?this {p} ?_w . FILTER(!sameTerm(?value, ?_w)) }} }}"
         )
     return out
 
@@ -261,9 +282,10 @@ def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[ShapeChe
                 Check(f"SELECT DISTINCT ?this WHERE {{ {target} FILTER({fits}) }}", msg, fits)
             )
         tests = [c.breaks for c in checks if c.breaks is not None]
+        screened = sum(c.breaks is not None or c.covered for c in checks)
         screen = (
             f"SELECT ?this WHERE {{ {target} FILTER({' || '.join(tests)}) }} LIMIT 1"
-            if len(tests) > 1
+            if screened > 1
             else None
         )
         shapes.append(ShapeChecks(screen, checks))
@@ -297,7 +319,7 @@ def run_shapes(store: Store, shapes: list[ShapeChecks]) -> list[Violation]:
     for shape in shapes:
         clean = shape.screen is not None and next(iter(select(shape.screen)), None) is None
         for check in shape.checks:
-            if clean and check.breaks is not None:
+            if clean and (check.breaks is not None or check.covered):
                 continue  # the screening query found no node that breaks it
             solutions = select(check.query)
             for sol in solutions:
