@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
@@ -52,6 +52,9 @@ from graph.check import CheckResult
 from graph.errors import Problem, RunError, counted, display_path
 from graph.layout import current_snapshot, default_out, make_folder, reader_lock
 from graph.load import Corpus
+
+if TYPE_CHECKING:
+    from graph.reports.coverage import Edit
 
 Progress = Callable[[str], None]
 T = TypeVar("T")
@@ -145,12 +148,22 @@ def _compile(
     else:
         store = working_store(project, say)
         changed = changed_graphs(project, previous)
-        inferred = infer(project, store, say, previous)
+        edits: list[Edit] = []
+
+        def asked(store: Store, graph: str) -> None:
+            from graph.reports.coverage import edit_of
+            from graph.store import EmbeddedBackend
+
+            edits.append(edit_of(EmbeddedBackend.over(store), graph))
+
+        inferred = infer(project, store, say, previous, asked=asked if views else None)
         if on_inferred is not None:
             on_inferred(project, inferred)
         if views:
             say("computing the coverage matrix, beside the rest of the build")
-            made = _in_background(lambda: _views(store))
+            edit = edits[0] if edits and previous is not None else None
+            old = previous.snapshot if previous is not None else None
+            made = _in_background(lambda: _views(store, old, edit))
         validated = validate_graphs(project, store, inferred, changed, previous, shapes, say)
         del store
     stats = counts(project, inferred)
@@ -179,13 +192,26 @@ def _in_background(work: Callable[[], T]) -> Callable[[], T]:
     return done.result
 
 
-def _views(store: Store) -> dict[str, bytes]:
+def _views(
+    store: Store, previous: Path | None = None, edit: Edit | None = None
+) -> dict[str, bytes]:
     """What the reports would otherwise compute from the whole graph on every run, computed once
-    from the build's in-memory store: the facts of the coverage matrix (graph.reports.coverage)."""
+    from the build's in-memory store: the facts of the coverage matrix (graph.reports.coverage).
+    After an edit, from the previous snapshot's facts and the cells the edit can change (see
+    graph.reports.coverage.edit_of), when those facts are at hand and this code wrote them."""
     from graph.reports import coverage
     from graph.store import EmbeddedBackend
 
-    facts = coverage.facts(EmbeddedBackend.over(store), coverage.LANGS)
+    backend = EmbeddedBackend.over(store)
+    facts = None
+    data = _read(previous / coverage.VIEW) if previous is not None and edit is not None else None
+    old = None
+    with contextlib.suppress(ValueError, KeyError, TypeError):  # damaged: computed again
+        old = coverage.Facts.from_json(data) if data is not None else None
+    if old is not None and edit is not None:
+        facts = coverage.updated(old, backend, edit, coverage.LANGS)
+    if facts is None:
+        facts = coverage.facts(backend, coverage.LANGS)
     return {coverage.VIEW: facts.to_json()}
 
 

@@ -895,14 +895,15 @@ def infer(
     say: Say,
     previous: Previous | None = None,
     every_format: bool = True,
+    asked: Asked | None = None,
 ) -> Chunk:
     """Run the rules, adding what they infer to the store; return the inferred graph. DataError
     if a rule is wrong. After an edit that no rule reads, the previous snapshot's inferred graph
-    is the answer (see kept_inferred)."""
+    is the answer (see kept_inferred, and there asked)."""
     from graph.rules import apply_rules, load_rules
 
     rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
-    kept = kept_inferred(project, store, rules, previous)
+    kept = kept_inferred(project, store, rules, previous, asked)
     if kept is not None:
         say("no rule reads what changed: the inferred graph is the last build's")
         return kept
@@ -914,15 +915,23 @@ def infer(
 
 
 _CHANGED_GRAPH = "urn:dkg:build:changed"  # the quads an edit added or removed, while asked about
+# Asked about the edit while its quads are in the store: (the store, the graph that holds them).
+Asked = Callable[[Store, str], None]
 
 
 def kept_inferred(
-    project: Project, store: Store, rules: list[Rule], previous: Previous | None
+    project: Project,
+    store: Store,
+    rules: list[Rule],
+    previous: Previous | None,
+    asked: Asked | None = None,
 ) -> Chunk | None:
     """The previous snapshot's inferred graph, added to the store, if the rules would infer it
     again: nothing they depend on changed but extraction files, and no rule reads the quads
     those files added or removed (graph.rules.Reads asks, with the old and the new quads in the
-    store, so every solution either version gives a rule is seen). None: run the rules.
+    store, so every solution either version gives a rule is seen). None: run the rules. If the
+    graph is kept, asked, if given, is called while the changed quads are in the store (the
+    coverage facts learn what the edit can change of them: graph.reports.coverage.edit_of).
 
     Why that is enough: the rules' result depends on the data only through their patterns'
     solutions, and a solution that no changed quad can take part in is a solution of both
@@ -946,6 +955,8 @@ def kept_inferred(
     store.load(delta, format=RdfFormat.N_QUADS, lenient=True)
     try:
         read = any(_reads(rule.query).changed_by(store, _CHANGED_GRAPH) for rule in rules)
+        if not read and asked is not None:
+            asked(store, _CHANGED_GRAPH)
     finally:
         store.clear_graph(NamedNode(_CHANGED_GRAPH))
     if read:

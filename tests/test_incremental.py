@@ -22,7 +22,7 @@ from graph.build import build
 from graph.errors import DataError
 from tests.conftest import ROOT
 
-OUTPUTS = ("dkg.nq", "dkg.trig", "dkg.ttl", "dkg.jsonld", "manifest.json")
+OUTPUTS = ("dkg.nq", "dkg.trig", "dkg.ttl", "dkg.jsonld", "coverage.json", "manifest.json")
 
 
 def _generator():  # type: ignore[no-untyped-def]
@@ -335,7 +335,7 @@ def test_a_failure_computing_the_views_fails_the_build_and_keeps_the_last(
     _, before = build(project, out)
     GENERATE.edit_one(project)
 
-    def broken(store: Store) -> dict[str, bytes]:
+    def broken(*_args: object) -> dict[str, bytes]:
         raise RunError("the disk is full")
 
     monkeypatch.setattr(graph.build, "_views", broken)  # runs in its own thread
@@ -384,3 +384,156 @@ def test_the_rules_run_again_only_after_an_edit_they_read(
     assert runs == ["ran"]
     build(project, tmp_path / "full-2")
     assert_same_build(out, tmp_path / "full-2")
+
+
+def claim_block(text: str, marker: str) -> tuple[int, int]:
+    """Where the first claim with this line starts and ends in an extraction file."""
+    at = text.index(marker)
+    start = text.rindex("\n  - id: ", 0, at) + 1
+    end = text.find("\n  - id: ", at)
+    return start, (len(text) if end < 0 else end + 1)
+
+
+def shorter_quote(text: str, marker: str) -> str:
+    """The first claim with this line, its quote one word shorter (still in the source)."""
+    start, end = claim_block(text, marker)
+    block = text[start:end]
+    q = block.index('quote: "') + len('quote: "')
+    quote = block[q : block.index('"', q)]
+    return text[:start] + block.replace(quote, quote.rsplit(" ", 1)[0], 1) + text[end:]
+
+
+def new_cell(text: str, marker: str) -> str:
+    """A copy of the first 'addresses' claim, for the intervention of the claim with this line."""
+    start, end = claim_block(text, "relation: addresses")
+    block = text[start:end]
+    other = text[slice(*claim_block(text, marker))]
+    subject = other.split("subject: ", 1)[1].split("\n", 1)[0]
+    old = block.split("subject: ", 1)[1].split("\n", 1)[0]
+    copy = block.replace("  - id: ", "  - id: copied-", 1).replace(
+        f"subject: {old}", f"subject: {subject}"
+    )
+    return text + copy
+
+
+def with_mapping(text: str) -> str:
+    """A copy of the first 'addresses' claim as a claim mapping a bottleneck to an action line
+    (that of the first action line claim, if there is one)."""
+    start, end = claim_block(text, "relation: addresses")
+    lines = text[start:end].splitlines(keepends=True)
+    keep = ("locator:", "quote:")
+    body = "".join(ln for ln in lines if ln.strip().startswith(keep))
+    line = "actielijn-1"
+    if "relation: inActionLine" in text:  # the line of the document's first action line claim
+        member = text[slice(*claim_block(text, "relation: inActionLine"))]
+        line = member.split("object: ", 1)[1].split("\n", 1)[0]
+    claim = (
+        "  - id: mapped\n    subject: knelpunt-a\n    relation: primaryActionLine\n"
+        f"    object: {line}\n" + body
+    )
+    return text + claim
+
+
+def without_claim(text: str, marker: str) -> str:
+    start, end = claim_block(text, marker)
+    return text[:start] + text[end:]
+
+
+COVERAGE_EDITS = {  # what a document must hold, and the edit
+    "a new cell": (
+        ("relation: addresses", "relation: inActionLine"),
+        lambda t: new_cell(t, "relation: inActionLine"),
+    ),
+    "a removed 'addresses' claim": (
+        ("relation: addresses",),
+        lambda t: without_claim(t, "relation: addresses"),
+    ),
+    "a negated 'addresses' claim": (
+        ("relation: addresses",),
+        lambda t: t.replace(
+            "relation: addresses\n", "relation: addresses\n    polarity: negated\n", 1
+        ),
+    ),
+    "an action line's quote": (
+        ("relation: addresses", "relation: inActionLine"),
+        lambda t: shorter_quote(t, "relation: inActionLine"),
+    ),
+    "an action line's quote, by a rule that cites no premise": (
+        ("relation: addresses", "relation: inActionLine"),
+        lambda t: shorter_quote(t, "relation: inActionLine"),
+    ),
+    "a bottleneck's line mapping's quote": (
+        ("relation: addresses",),
+        lambda t: shorter_quote(t, "relation: primaryActionLine"),
+    ),
+    "a cell's quote": (
+        ("relation: addresses",),
+        lambda t: shorter_quote(t, "relation: addresses"),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(COVERAGE_EDITS))
+def test_the_coverage_facts_after_an_edit_are_updated_cell_by_cell(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """After an edit that keeps the inferred graph, only the cells it can change are queried
+    again (graph.reports.coverage.edit_of); the facts equal a full build's all the same."""
+    import graph.reports.coverage as coverage
+
+    out = tmp_path / "out"
+    if "no premise" in change:  # the inferred claims rest on the line's claims all the same
+        rule = project / "ontology" / "rules" / "action-line-coverage.rq"
+        edit(
+            rule,
+            "dkg:viaPrimary ?primary ;\n    dkg:premise ?inLine , ?mapping .",
+            "dkg:viaPrimary ?primary .",
+        )
+    build(project, out)
+    needs, change_text = COVERAGE_EDITS[change]
+    doc = next(d for d in documents(project) if all(m in d.read_text() for m in needs))
+    if "line" in change:  # the small generated corpus maps no bottleneck to a line: map one
+        doc.write_text(with_mapping(doc.read_text(encoding="utf-8")), encoding="utf-8")
+        build(project, out)
+    doc.write_text(change_text(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    made: list[str] = []
+    real_facts, real_updated = coverage.facts, coverage.updated
+
+    def facts(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append("all")
+        return real_facts(*args, **kwargs)
+
+    def updated(old, backend, edit, langs):  # type: ignore[no-untyped-def]
+        made.append(f"{len(edit.cells)} cells")
+        return real_updated(old, backend, edit, langs)
+
+    monkeypatch.setattr(coverage, "facts", facts)
+    monkeypatch.setattr(coverage, "updated", updated)
+    said = steps(project, out)
+    assert not any(s.startswith("applying") for s in said), said  # the inferred graph is kept
+    assert len(made) == 1 and made[0] != "0 cells" and made[0].endswith("cells"), made
+    monkeypatch.setattr(coverage, "facts", real_facts)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_facts_whose_names_an_edit_describes_anew_are_computed_again(
+    project: Path, tmp_path: Path
+) -> None:
+    """The updated facts keep the types and labels of what the old ones name: an edit that gives
+    one of those a type, label or code has the facts computed again (None); one that describes
+    something else keeps them."""
+    import graph.reports.coverage as coverage
+    from graph.store import EmbeddedBackend
+
+    out = tmp_path / "out"
+    build(project, out)
+    old = coverage.Facts.from_json((out / "current" / "coverage.json").read_bytes())
+    assert old is not None
+    backend = EmbeddedBackend.over(Store.read_only(str(out / "current" / "store")))
+    for named in (next(iter(old.kinds)), next(iter(old.scheme))):
+        edit = coverage.Edit(cells=set(), described={named})
+        assert coverage.updated(old, backend, edit, coverage.LANGS) is None, named
+    other = coverage.Edit(cells=set(), described={"https://w3id.org/dkg/id/a-section"})
+    again = coverage.updated(old, backend, other, coverage.LANGS)
+    assert again is not None and again.to_json() == old.to_json()

@@ -130,9 +130,12 @@ def _claim_rows(
     actual: bool = True,
     focus: list[str] | None = None,
     subjects: list[str] | None = None,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> list[Claim]:
     """Affirmed claims of some relations (actual ones only, when actual), one per distinct
-    (subject, relation, object, standing, via, source, locator, quote), with their sources.
+    (subject, relation, object, standing, via, source, locator, quote), with their sources;
+    only those whose subject or object is in focus, whose subject is in subjects, or whose
+    (object, subject) is in pairs, when given.
 
     A claim's IRI is fetched only when it has no source of its own (decoding 100,000 IRIs costs a
     second on the embedded store), so a source cited by two stated claims of one cell comes back
@@ -140,8 +143,12 @@ def _claim_rows(
     are few (or focus or subjects narrow them), they are looked up claim by claim.
     """
     pick = "?claim rdf:predicate ?p . " + values("p", (iri(C.ONTOLOGY + r) for r in relations))
-    whole = focus is None and subjects is None and _many(backend, pick)
+    narrow = focus is not None or subjects is not None or pairs is not None
+    whole = not narrow and _many(backend, pick)
     where = ""
+    if pairs is not None:
+        rows = " ".join(f"({iri(i).n3()} {iri(b).n3()})" for b, i in sorted(set(pairs)))
+        where += f"VALUES (?s ?o) {{ {rows} }} ?claim rdf:subject ?s . "
     if focus is not None:
         where += (
             values("focus", map(iri, sorted(set(focus))))
@@ -152,7 +159,7 @@ def _claim_rows(
     where += _scan(pick, whole) + _scan("?claim dkg:polarity dkg:Affirmed", whole)
     if actual:
         where += _scan("?claim dkg:modality dkg:Actual", whole)
-    if subjects is None:
+    if subjects is None and pairs is None:
         where += _scan("?claim rdf:subject ?s", whole)
     where += _scan("?claim rdf:object ?o", whole) + _scan("?claim dkg:standing ?standing", whole)
     where += "OPTIONAL " + _scan(
@@ -339,26 +346,34 @@ def view_code() -> str:
     return h.hexdigest()[:16]
 
 
+ADDRESSES = "addresses"  # intervention addresses bottleneck: the cells
+IN_LINE = "inActionLine"  # intervention in action line: a premise of inferred cells
+MAPPINGS = ("primaryActionLine", "secondaryActionLine")  # bottleneck mapped to action line
+
+
 def cited_claims(
-    backend: Backend, focus: list[str] | None = None, quotes: bool = True
+    backend: Backend,
+    focus: list[str] | None = None,
+    quotes: bool = True,
+    pairs: list[tuple[str, str]] | None = None,
 ) -> tuple[list[Claim], dict[tuple[str, str], list[Claim]]]:
     """The affirmed, actual 'addresses' claims (only those whose subject or object is in focus,
-    when given), and the claims mapping each (bottleneck, action line), each with its sources."""
-    mappings = _claim_rows(
-        backend, ["primaryActionLine", "secondaryActionLine"], quotes, actual=False
-    )
+    or only the cells (bottleneck, intervention) in pairs, when given), and the claims mapping
+    each (bottleneck, action line), each with its sources."""
+    mappings = _claim_rows(backend, list(MAPPINGS), quotes, actual=False)
     _premise_sources(backend, mappings, quotes)
     by_pair: dict[tuple[str, str], list[Claim]] = defaultdict(list)
     for m in mappings:
         by_pair[(m.subject, m.object.value)].append(m)
-    found = _claim_rows(backend, ["addresses"], quotes, focus=focus)
+    if pairs is not None and not pairs:
+        return [], by_pair
+    found = _claim_rows(backend, [ADDRESSES], quotes, focus=focus, pairs=pairs)
     _premise_sources(backend, found, quotes)
     in_line: dict[tuple[str, str], list[Source]] = defaultdict(list)
     derived = sorted({c.subject for c in found if c.standing == "inferred" and c.via})
     if derived:
-        members = _claim_rows(
-            backend, ["inActionLine"], quotes, subjects=derived if focus is not None else None
-        )
+        narrow = focus is not None or pairs is not None
+        members = _claim_rows(backend, [IN_LINE], quotes, subjects=derived if narrow else None)
         _premise_sources(backend, members, quotes)
         for c in members:
             in_line[(c.subject, c.object.value)] += c.sources
@@ -370,6 +385,20 @@ def facts(
     backend: Backend, langs: list[str], focus: list[str] | None = None, quotes: bool = True
 ) -> Facts:
     """Query the bottlenecks, their action lines, the cells (see cited_claims) and the labels."""
+    scheme, notation = _bottlenecks(backend)
+    found, by_pair = cited_claims(backend, focus, quotes)
+    cells = _cells(found)
+    lines = _line_mappings(by_pair)
+    every_line = _every_line(lines, cells)
+    interventions = sorted({i for _, i in cells})
+    kinds = {i: kind_of(t) for i, t in types(backend, interventions).items()}
+    line_notation = _line_notations(backend, lines, every_line)
+    names = labels_in(backend, [*scheme, *interventions, *every_line], langs)
+    return Facts(scheme, notation, lines, cells, kinds, line_notation, names)
+
+
+def _bottlenecks(backend: Backend) -> tuple[dict[str, str], dict[str, str]]:
+    """Every bottleneck's concept scheme ("" if none) and notation (if it has one)."""
     table = backend.select(
         "SELECT DISTINCT ?b ?scheme ?notation WHERE { ?b a dkg:Bottleneck ."
         " OPTIONAL { ?b skos:inScheme ?scheme } OPTIONAL { ?b skos:notation ?notation } }"
@@ -383,28 +412,141 @@ def facts(
         scheme.setdefault(b.value, row["scheme"].value if row["scheme"] else "")
         if row["notation"] is not None:
             notation[b.value] = row["notation"].value
+    return scheme, notation
 
-    found, by_pair = cited_claims(backend, focus, quotes)
+
+def _cells(found: list[Claim]) -> dict[tuple[str, str], Cell]:
+    """The cells of some 'addresses' claims, by (bottleneck, intervention)."""
+    cell_claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
+    for c in found:
+        cell_claims[(c.object.value, c.subject)].append(c)
+    return {k: Cell.of(k[0], k[1], v) for k, v in cell_claims.items()}
+
+
+def _line_mappings(by_pair: dict[tuple[str, str], list[Claim]]) -> dict[str, list[LineMapping]]:
+    """Each bottleneck's action lines, with the sources of the claims that map it to them."""
     lines: dict[str, list[LineMapping]] = defaultdict(list)
     for (bottleneck, line), stated in by_pair.items():
         primary = any(m.relation == "primaryActionLine" for m in stated)
         sources = unique_sources([s for m in stated for s in m.sources])
         lines[bottleneck].append(LineMapping(line, primary, sources))
-    cell_claims: dict[tuple[str, str], list[Claim]] = defaultdict(list)
-    for c in found:
-        cell_claims[(c.object.value, c.subject)].append(c)
-    cells = {k: Cell.of(k[0], k[1], v) for k, v in cell_claims.items()}
+    return dict(lines)
 
-    every_line = {m.line for ms in lines.values() for m in ms} | {
-        c.via for v in cell_claims.values() for c in v if c.via
-    }
-    interventions = sorted({i for _, i in cells})
-    kinds = {i: kind_of(t) for i, t in types(backend, interventions).items()}
+
+def _every_line(
+    lines: dict[str, list[LineMapping]], cells: dict[tuple[str, str], Cell]
+) -> set[str]:
+    """The action lines the matrix names: those mapped to bottlenecks and those its inferred
+    cells go via (the line a cell shows; not every line its other claims go via)."""
+    return {m.line for ms in lines.values() for m in ms} | {c.via for c in cells.values() if c.via}
+
+
+def _line_notations(
+    backend: Backend, lines: dict[str, list[LineMapping]], every_line: set[str]
+) -> dict[str, str]:
+    """The action lines' numbers; each bottleneck's lines put in order by them, primary first."""
     line_notation = notations(backend, every_line)
     for ms in lines.values():
         ms.sort(key=lambda m: (not m.primary, natural(line_notation.get(m.line, local(m.line)))))
-    names = labels_in(backend, [*scheme, *interventions, *every_line], langs)
-    return Facts(scheme, notation, dict(lines), cells, kinds, line_notation, names)
+    return line_notation
+
+
+# What the facts read of the things they name, beside the claims: their types, labels and codes.
+_DESCRIBING = [
+    C.PREFIXES[prefix] + name
+    for prefix, name in (
+        ("rdf", "type"),
+        ("rdfs", "label"),
+        ("skos", "prefLabel"),
+        ("skos", "notation"),
+        ("skos", "inScheme"),
+    )
+]
+
+
+@dataclass
+class Edit:
+    """What an edit can change of the facts (see edit_of)."""
+
+    cells: set[tuple[str, str]]  # (bottleneck, intervention)
+    described: set[str]  # the things it gives or takes a type, label or code
+
+
+def edit_of(backend: Backend, graph: str) -> Edit:
+    """The cells (bottleneck, intervention) an edit can change, and what it describes anew; asked
+    while its added and removed quads are in a named graph of their own beside the new graphs (as
+    in graph.cache.kept_inferred).
+
+    A cell is made of the 'addresses' claims of its pair, the sources of their premises (followed
+    to any depth), and, for a claim inferred via an action line, the sources of the claims that
+    put its intervention in that line and map its bottleneck to it. So the cells an edit can
+    change are those of a claim whose quads changed or that rests on one, in either version (the
+    graph of changes holds the old quads, the store the new ones), and those inferred via a line
+    such a claim is about. What else the facts read (the bottlenecks, the mappings, the action
+    lines' numbers) is read again whole, but the types and labels of what the old facts name are
+    kept (see updated).
+    """
+    described = backend.select(
+        f"SELECT DISTINCT ?x WHERE {{ GRAPH <{graph}> {{ ?x ?p ?y }} "
+        + values("p", map(iri, _DESCRIBING))
+        + " }"
+    )
+    claims = backend.select(
+        f"SELECT DISTINCT ?p ?s ?o WHERE {{ {{ SELECT DISTINCT ?t WHERE {{ GRAPH <{graph}> "
+        "{ ?t ?x ?y } } } ?c dkg:premise* ?t . ?c rdf:predicate ?p ; rdf:subject ?s ; rdf:object ?o }"
+    )
+    cells: set[tuple[str, str]] = set()
+    via: dict[str, set[tuple[str, str]]] = {"subject": set(), "object": set()}
+    for row in claims.rows:
+        p, s, o = row["p"], row["s"], row["o"]
+        if p is None or s is None or o is None or s.kind != "iri" or o.kind != "iri":
+            continue
+        relation = p.value.removeprefix(C.ONTOLOGY)
+        if relation == ADDRESSES:
+            cells.add((o.value, s.value))
+        elif relation == IN_LINE:  # (intervention, line)
+            via["subject"].add((s.value, o.value))
+        elif relation in MAPPINGS:  # (bottleneck, line)
+            via["object"].add((s.value, o.value))
+    for end, pairs in via.items():
+        if not pairs:
+            continue
+        rows = " ".join(f"({iri(x).n3()} {iri(line).n3()})" for x, line in sorted(pairs))
+        table = backend.select(
+            f"SELECT DISTINCT ?b ?i WHERE {{ VALUES (?x ?line) {{ {rows} }} ?d dkg:via ?line ; "
+            f"rdf:{end} ?x ; rdf:subject ?i ; rdf:object ?b }}"
+        )
+        cells |= {(r["b"].value, r["i"].value) for r in table.rows if r["b"] and r["i"]}
+    return Edit(cells, {r["x"].value for r in described.rows if r["x"] is not None})
+
+
+def updated(old: Facts, backend: Backend, edit: Edit, langs: list[str]) -> Facts | None:
+    """The facts of the new graph, from those of the old one and what an edit can change (see
+    edit_of): its cells are queried again, the rest kept. What the facts read beyond the cells is
+    read again whole, but the types and labels of what the old facts name: None (compute the
+    facts again) if the edit describes one of them anew."""
+    named = {*old.scheme, *old.kinds, *old.line_notation}
+    named.update(x for labels in old.labels.values() for x in labels)
+    if edit.described & named:
+        return None
+    scheme, notation = _bottlenecks(backend)
+    found, by_pair = cited_claims(backend, pairs=sorted(edit.cells))
+    cells = {k: c for k, c in old.cells.items() if k not in edit.cells} | _cells(found)
+    cells = dict(sorted(cells.items()))
+    lines = _line_mappings(by_pair)
+    every_line = _every_line(lines, cells)
+    interventions = sorted({i for _, i in cells})
+    unknown = [i for i in interventions if i not in old.kinds]
+    kinds = {i: old.kinds[i] for i in interventions if i in old.kinds}
+    kinds |= {i: kind_of(t) for i, t in types(backend, unknown).items()}
+    line_notation = _line_notations(backend, lines, every_line)
+    wanted = [x for x in {*scheme, *interventions, *every_line} if x]
+    names: dict[str, dict[str, str]] = {}
+    fresh = labels_in(backend, [x for x in wanted if x not in old.labels.get(langs[0], {})], langs)
+    for lang in langs:
+        known = old.labels.get(lang, {})
+        names[lang] = {x: known[x] if x in known else fresh[lang][x] for x in wanted}
+    return Facts(scheme, notation, lines, cells, kinds, line_notation, names)
 
 
 def assemble(
