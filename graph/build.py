@@ -41,8 +41,11 @@ from graph.cache import (
     counts,
     headers,
     infer,
+    kept_inferred,
     previous_snapshot,
     read_project,
+    replace_graphs,
+    replace_inferred,
     reuse,
     turtle,
     validate_graphs,
@@ -128,17 +131,20 @@ def _compile(
     previous: Previous | None,
     progress: Progress | None,
     shapes: bool = True,
-    on_read: Callable[[Project], None] | None = None,
+    on_read: Callable[[Project], Store | None] | None = None,
     views: bool = False,
     on_inferred: Callable[[Project, Chunk], None] | None = None,
 ) -> Compiled:
+    """on_read, if given, is called once the files are read; it may return the new snapshot's
+    store, copied from the previous snapshot's with the changed graphs replaced (its inferred
+    graph is still the previous one). Then, if the rules would infer what they did, that store
+    is all the build reads: nothing is loaded into memory (see _on_disk)."""
     from graph.progress import bar
 
     say = progress or (lambda _msg: None)
     say("reading extract/")
     project = read_project(root, cache, say, bar if progress is not None else None)
-    if on_read is not None:
-        on_read(project)
+    disk = on_read(project) if on_read is not None else None
     again = _reused(project, previous, shapes, views)
     made: Callable[[], dict[str, bytes]] = dict
     if again is not None:
@@ -146,7 +152,6 @@ def _compile(
         inferred, validated, stored = again
         made = stored.copy
     else:
-        store = working_store(project, say)
         changed = changed_graphs(project, previous)
         edits: list[Edit] = []
 
@@ -156,20 +161,61 @@ def _compile(
 
             edits.append(edit_of(EmbeddedBackend.over(store), graph))
 
-        inferred = infer(project, store, say, previous, asked=asked if views else None)
+        kept = None
+        # whole-graph queries are ten times slower on RocksDB: only when the facts need none
+        tried = disk is not None and previous is not None and shapes
+        if tried and views and previous is not None:
+            tried = _stored_views(previous.snapshot) is not None
+        if tried and disk is not None and previous is not None:
+            kept = _on_disk(project, disk, previous, say, asked if views else None)
+        if disk is not None and kept is not None:
+            store, inferred = disk, kept
+        else:
+            store = working_store(project, say)
+            inferred = infer(
+                project, store, say, None if tried else previous, asked=asked if views else None
+            )
+        del disk
         if on_inferred is not None:
             on_inferred(project, inferred)
         if views:
             say("computing the coverage matrix, beside the rest of the build")
             edit = edits[0] if edits and previous is not None else None
             old = previous.snapshot if previous is not None else None
-            made = _in_background(lambda: _views(store, old, edit))
+            whole = (lambda: working_store(project, lambda _msg: None)) if kept else None
+            made = _in_background(lambda: _views(store, old, edit, whole))
         validated = validate_graphs(project, store, inferred, changed, previous, shapes, say)
         del store
     stats = counts(project, inferred)
     return Compiled(
         project.check, project.corpus, project, inferred, validated, stats, previous, made
     )
+
+
+def _on_disk(
+    project: Project,
+    store: Store,
+    previous: Previous,
+    say: Progress,
+    asked: Callable[[Store, str], None] | None,
+) -> Chunk | None:
+    """The previous inferred graph, if the rules would infer it again (graph.cache.kept_inferred,
+    asked on the new snapshot's store, which holds it already); None: load the graph into memory
+    and run them.
+
+    The rest of such a build reads the snapshot's store too: the shapes of the changed graphs,
+    and the coverage facts of the cells the edit can change. Whole-graph queries are about ten
+    times slower on RocksDB than in memory, so this is only tried when nothing whole is asked:
+    the previous facts must be at hand (see _compile)."""
+    from graph.rules import load_rules
+
+    rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
+    kept = kept_inferred(project, store, rules, previous, asked, present=True)
+    if kept is not None:
+        say(
+            "no rule reads what changed: the inferred graph is the last build's, and so is its store"
+        )
+    return kept
 
 
 def _in_background(work: Callable[[], T]) -> Callable[[], T]:
@@ -183,22 +229,31 @@ def _in_background(work: Callable[[], T]) -> Callable[[], T]:
     done: Future[T] = Future()
 
     def run() -> None:
+        nonlocal work
         try:
-            done.set_result(work())
+            result = work()
         except BaseException as exc:  # handed to whoever waits for the result
+            del work  # what it holds (a store) is let go of before anyone is told
             done.set_exception(exc)
+        else:
+            del work
+            done.set_result(result)
 
     threading.Thread(target=run, name="dkg-background", daemon=True).start()
     return done.result
 
 
 def _views(
-    store: Store, previous: Path | None = None, edit: Edit | None = None
+    store: Store,
+    previous: Path | None = None,
+    edit: Edit | None = None,
+    whole: Callable[[], Store] | None = None,
 ) -> dict[str, bytes]:
     """What the reports would otherwise compute from the whole graph on every run, computed once
-    from the build's in-memory store: the facts of the coverage matrix (graph.reports.coverage).
-    After an edit, from the previous snapshot's facts and the cells the edit can change (see
-    graph.reports.coverage.edit_of), when those facts are at hand and this code wrote them."""
+    from the build's store: the facts of the coverage matrix (graph.reports.coverage). After an
+    edit, from the previous snapshot's facts and the cells the edit can change (see
+    graph.reports.coverage.edit_of), when those facts are at hand and this code wrote them. If
+    they must be computed whole, whole, if given, loads a store to do it in (in memory)."""
     from graph.reports import coverage
     from graph.store import EmbeddedBackend
 
@@ -211,6 +266,9 @@ def _views(
     if old is not None and edit is not None:
         facts = coverage.updated(old, backend, edit, coverage.LANGS)
     if facts is None:
+        if whole is not None:
+            del backend, store
+            backend = EmbeddedBackend.over(whole())
         facts = coverage.facts(backend, coverage.LANGS)
     return {coverage.VIEW: facts.to_json()}
 
@@ -315,15 +373,19 @@ def _write_outputs(chunks: Iterable[Chunk], folder: Path) -> dict[str, str]:
 
 
 class StoreWriter:
-    """Fills a snapshot's embedded store in a child process while the build goes on.
+    """Fills a snapshot's embedded store while the build goes on.
 
-    Loading RocksDB is a third of a large build and needs nothing the rules or shapes compute but
-    the inferred graph, so a child process (graph.storefill) loads every other graph (or, from the
-    previous snapshot, replaces the changed ones) while the parent infers, validates and writes
-    the files; the inferred graph is added last, by the child too, once the parent has put it in
-    the cache and sent its digest. A process rather than a thread, so that a build that fails
-    meanwhile can stop it at once; a fresh interpreter rather than a fork, because RocksDB's
-    background threads do not survive a fork.
+    From the previous snapshot, when there is one: its store is copied with hard links (RocksDB's
+    files are immutable) and the changed graphs are replaced, here, in a fraction of a second; the
+    build then reads that store (see _compile) and, if the rules infer another graph, has the
+    inferred graph replaced by difference when it finishes.
+
+    Else anew: loading RocksDB is a third of a large build and needs nothing the rules or shapes
+    compute but the inferred graph, so a child process (graph.storefill) loads every other graph
+    while the parent infers, validates and writes the files; the inferred graph is added last, by
+    the child too, once the parent has put it in the cache and sent its digest. A process rather
+    than a thread, so that a build that fails meanwhile can stop it at once; a fresh interpreter
+    rather than a fork, because RocksDB's background threads do not survive a fork.
     """
 
     def __init__(self, folder: Path, project: Project, previous: Previous | None):
@@ -333,22 +395,25 @@ class StoreWriter:
         self.project = project
         # From the previous snapshot if its inferred graph is at hand to compare with; else anew.
         key = previous.graphs.get(C.INFERRED_GRAPH, "") if previous is not None else ""
-        self.previous = previous if previous and project.cache.has("graphs", key) else None
+        old = project.cache.get("graphs", key) if previous is not None else None
+        self.previous = previous if isinstance(old, Chunk) and old.digest == key else None
+        self.old: Chunk | None = old if self.previous is not None else None
+        self.store: Store | None = None  # the copy of the previous store, held here
         self.task = folder.parent / ".store-task.pkl"
         self.process: subprocess.Popen[bytes] | None = None
         self.sent = False
+        if self.previous is not None:
+            changed = changed_graphs(project, self.previous) or set()
+            Store.read_only(str(self.previous.snapshot / C.OUT_STORE)).backup(str(folder))
+            self.store = Store(str(folder))
+            fresh = [x for x in project.graphs() if x.graph in changed]
+            replace_graphs(self.store, project, fresh, changed)
+            return
         if project.cache.folder is None or not project.cache.writable:
             return  # the graphs are held in this process only: finish() loads them here
         self.task.write_bytes(
             pickle.dumps(
-                (
-                    folder,
-                    project.cache.folder,
-                    project.graphs(),
-                    self.previous.snapshot / C.OUT_STORE if self.previous else None,
-                    changed_graphs(project, self.previous) or set(),
-                    self.previous.graphs[C.INFERRED_GRAPH] if self.previous else None,
-                ),
+                (folder, project.cache.folder, project.graphs()),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
         )
@@ -369,6 +434,12 @@ class StoreWriter:
 
     def finish(self, inferred: Chunk) -> None:
         """Wait for the child to add every graph; RunError if it failed."""
+        if self.store is not None:
+            if self.old is not None and self.old.digest != inferred.digest:
+                replace_inferred(self.store, self.old, inferred)
+            self.store.flush()
+            self.store = None  # closes it: the folder is renamed next
+            return
         if self.process is None:
             store = Store(str(self.folder))
             items = [*self.project.graphs(), inferred]
@@ -390,6 +461,7 @@ class StoreWriter:
 
     def abort(self) -> None:
         """Stop the child (the build failed); the caller removes the folder."""
+        self.store = None
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
         if self.process is not None:
@@ -478,9 +550,10 @@ def write_build(
                 files = written() if written is not None else _write_outputs(compiled.chunks(), tmp)
                 digest = files[C.OUT_NQUADS]
                 target = snapshots / digest[:16]
+                views = compiled.views  # waits for them (see _compile): they may read the store
                 say("writing the embedded store")
                 writer.finish(compiled.inferred)
-                for name, data in sorted(compiled.views.items()):  # waits for them (see _compile)
+                for name, data in sorted(views.items()):
                     _write(tmp / name, data)
                     files[name] = hashlib.sha256(data).hexdigest()
                 inputs = _input_digests(root)
@@ -618,10 +691,12 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         writer: StoreWriter | None = None
         written: Callable[[], dict[str, str]] | None = None
 
-        def start_store(project: Project) -> None:
+        def start_store(project: Project) -> Store | None:
             nonlocal writer
             if changed_graphs(project, previous) != set():  # else it is likely the same build
                 writer = StoreWriter(_make_tmp(out) / C.OUT_STORE, project, previous)
+                return writer.store
+            return None
 
         def start_files(project: Project, inferred: Chunk) -> None:
             # The store and the files need nothing the shapes compute: they are written while

@@ -925,13 +925,15 @@ def kept_inferred(
     rules: list[Rule],
     previous: Previous | None,
     asked: Asked | None = None,
+    present: bool = False,
 ) -> Chunk | None:
-    """The previous snapshot's inferred graph, added to the store, if the rules would infer it
-    again: nothing they depend on changed but extraction files, and no rule reads the quads
-    those files added or removed (graph.rules.Reads asks, with the old and the new quads in the
-    store, so every solution either version gives a rule is seen). None: run the rules. If the
-    graph is kept, asked, if given, is called while the changed quads are in the store (the
-    coverage facts learn what the edit can change of them: graph.reports.coverage.edit_of).
+    """The previous snapshot's inferred graph, added to the store (present: the store holds it
+    already), if the rules would infer it again: nothing they depend on changed but extraction
+    files, and no rule reads the quads those files added or removed (graph.rules.Reads asks,
+    with the old and the new quads in the store, so every solution either version gives a rule
+    is seen). None: run the rules. If the graph is kept, asked, if given, is called while the
+    changed quads are in the store (the coverage facts learn what the edit can change of them:
+    graph.reports.coverage.edit_of).
 
     Why that is enough: the rules' result depends on the data only through their patterns'
     solutions, and a solution that no changed quad can take part in is a solution of both
@@ -951,7 +953,8 @@ def kept_inferred(
     delta = _changed_quads(project, previous, changed)
     if delta is None:
         return None
-    store.load(old.nq, format=RdfFormat.N_QUADS, lenient=True)
+    if not present:
+        store.load(old.nq, format=RdfFormat.N_QUADS, lenient=True)
     store.load(delta, format=RdfFormat.N_QUADS, lenient=True)
     try:
         read = any(_reads(rule.query).changed_by(store, _CHANGED_GRAPH) for rule in rules)
@@ -960,7 +963,8 @@ def kept_inferred(
     finally:
         store.clear_graph(NamedNode(_CHANGED_GRAPH))
     if read:
-        store.clear_graph(NamedNode(C.INFERRED_GRAPH))  # the rules start from nothing
+        if not present:
+            store.clear_graph(NamedNode(C.INFERRED_GRAPH))  # the rules start from nothing
         return None
     return old
 
@@ -1004,7 +1008,12 @@ def validate_graphs(
 ) -> str:
     """Check the shapes (on the changed graphs only, when the previous snapshot was validated in
     the same context); DataError listing the violations. Returns the validation context digest,
-    or "" if the shapes were not checked."""
+    or "" if the shapes were not checked.
+
+    The inferred graph is checked again unless it is the previous snapshot's: its focus nodes
+    (the claims it derives, the types it adds) read the ontology, the registry and the inferred
+    graph itself, which the context covers, and the types of what they name, which only the
+    registry and the inferred graph give (a document types only its own nodes)."""
     from graph.validate import validate
 
     context = validation_context(project, inferred)
@@ -1013,9 +1022,13 @@ def validate_graphs(
     scope = None
     if changed is not None and previous is not None and previous.validated == context:
         # only the changed graphs can hold new violations (see the module docstring)
-        scope = sorted(changed | {C.INFERRED_GRAPH})
+        same = previous.graphs.get(C.INFERRED_GRAPH) == inferred.digest
+        scope = sorted(changed if same else changed | {C.INFERRED_GRAPH})
+        if not scope:
+            return context
     say(
-        "validating against the SHACL shapes" + (f" ({len(scope)} changed graphs)" if scope else "")
+        "validating against the SHACL shapes"
+        + (f" ({counted(len(scope), 'changed graph')})" if scope else "")
     )
     violations = validate(
         store,

@@ -14,7 +14,16 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pyoxigraph import Literal, NamedNode, Quad, QueryTriples, RdfFormat, Store
+from pyoxigraph import (
+    BlankNode,
+    Literal,
+    NamedNode,
+    Quad,
+    QuerySolutions,
+    QueryTriples,
+    RdfFormat,
+    Store,
+)
 
 from graph import constants as C
 from graph.errors import Problem, display_path
@@ -149,24 +158,56 @@ class Reads:
 
     Every inferred triple is asked about, not only the last round's: that may run a rule once
     more than needed, never once less.
+
+    Each question is asked in two steps: the pattern's matches in the graph of those triples
+    first, then, if there are few, whether the rest of the block matches with one of them (their
+    values joined to it). Asked in one query, the engine matches the rest of the block across the
+    whole store first and joins after: 0.2 s a question on the RocksDB store of 100,000 claims,
+    where the two steps take a millisecond.
     """
 
-    asks: list[str] | None
+    asks: list[Ask] | None
 
     def changed_by(self, store: Store, graph: str) -> bool:
         """Whether the triples in this named graph of the store can change the rule's result."""
         if self.asks is None:
             return True
-        for ask in self.asks:
-            try:
-                if store.query(ask.replace(_GRAPH, f"<{graph}>"), use_default_graph_as_union=True):
-                    return True
-            except SyntaxError:  # rdflib wrote what pyoxigraph does not read: assume it can
-                return True
-        return False
+        try:
+            return any(ask.holds(store, graph) for ask in self.asks)
+        except SyntaxError:  # rdflib wrote what pyoxigraph does not read: assume it can
+            return True
 
 
-_GRAPH = "\0graph\0"  # where the ASK queries name the graph they ask about
+@dataclass(frozen=True)
+class Ask:
+    """Whether a triple pattern has a match in a graph with which the rest of its block (other
+    patterns, VALUES, FILTERs) has a solution in the store."""
+
+    pattern: str
+    rest: str = ""
+
+    def holds(self, store: Store, graph: str) -> bool:
+        found = store.query(
+            f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {self.pattern} }} }} LIMIT {_FEW + 1}",
+            use_default_graph_as_union=True,
+        )
+        assert isinstance(found, QuerySolutions)
+        names = [v.value for v in found.variables]
+        rows = [[row[n] for n in names] for row in found]
+        if not rows or not self.rest.strip():
+            return bool(rows)
+        if not names:  # a pattern without variables: it is in the graph
+            where = self.rest
+        elif len(rows) > _FEW or any(isinstance(t, BlankNode) for r in rows for t in r):
+            where = f"GRAPH <{graph}> {{ {self.pattern} }} {self.rest}"  # all in one
+        else:
+            vars_ = " ".join(f"?{n}" for n in names)
+            lines = " ".join("(" + " ".join(str(t) for t in r) + ")" for r in rows)
+            where = f"VALUES ({vars_}) {{ {lines} }} {self.rest}"
+        return bool(store.query(f"ASK {{ {where} }}", use_default_graph_as_union=True))
+
+
+_FEW = 500  # matches of a pattern that are joined to the rest of its block by their values
 
 
 @cache
@@ -178,7 +219,7 @@ def _reads(query: str) -> Reads:
         algebra = prepareQuery(C.sparql_prefixes() + query).algebra
     except Exception:  # rdflib's parser raises many kinds; pyoxigraph is the judge of validity
         return Reads(None)
-    asks: list[str] = []
+    asks: list[Ask] = []
     for triples, allowed, conditions in _walk(
         {k: v for k, v in algebra.items() if k != "template"}, {}, []
     ):
@@ -198,10 +239,10 @@ def _reads(query: str) -> Reads:
             if i not in patterns:
                 iris = _path(p)
                 names = ["?_p"] if iris is None else sorted(f"<{iri}>" for iri in iris)
-                asks += [f"ASK {{ GRAPH {_GRAPH} {{ ?_s {name} ?_o }} }}" for name in names]
+                asks += [Ask(f"?_s {name} ?_o") for name in names]
                 continue
             others = " ".join(f"{q} ." for j, q in patterns.items() if j != i)
-            asks.append(f"ASK {{ GRAPH {_GRAPH} {{ {patterns[i]} }} {others} {values} {filters} }}")
+            asks.append(Ask(patterns[i], f"{others} {values} {filters}"))
     return Reads(asks)
 
 

@@ -1,11 +1,10 @@
 """Fill a snapshot's embedded store in a process of its own, while the build goes on.
 
 Run by graph.build.StoreWriter as `python -m graph.storefill TASK`, where TASK is a pickle the
-build wrote into its temporary snapshot folder: the store folder, the cache folder, the graphs in
-order, the previous snapshot's store (or None), the graphs that changed since it and the digest
-of its inferred graph. Once the graphs are in, the process reads the digest of the new inferred
-graph from its standard input (the build sends it when the rules are done) and adds that graph
-from the cache.
+build wrote into its temporary snapshot folder: the store folder, the cache folder and the graphs
+in order. Once the graphs are in, the process reads the digest of the inferred graph from its
+standard input (the build sends it when the rules are done) and adds that graph from the cache.
+(A build that starts from a previous snapshot copies its store instead, in the build itself.)
 """
 
 from __future__ import annotations
@@ -16,10 +15,9 @@ import signal
 import sys
 from pathlib import Path
 
-from pyoxigraph import NamedNode, RdfFormat, Store
+from pyoxigraph import RdfFormat, Store
 
-from graph import constants as C
-from graph.cache import Cache, CachedChunks, Chunk, chunk_stream, replace_graphs, replace_inferred
+from graph.cache import Cache, CachedChunks, Chunk, chunk_stream
 from graph.errors import RunError
 
 
@@ -34,28 +32,18 @@ def _die_with_parent() -> None:
 
 
 def fill(task: Path) -> None:
-    """Fill the store the task names: from the cache, or from a copy of the previous store."""
-    folder, cache_dir, items, previous, changed, old_key = pickle.loads(task.read_bytes())
+    """Fill the store the task names from the cache: every graph, then the inferred one."""
+    folder, cache_dir, items = pickle.loads(task.read_bytes())
     cache = Cache(cache_dir, writable=False)
-    source = CachedChunks(cache)
-    if previous is not None:
-        Store.read_only(str(previous)).backup(str(folder))
-        store = Store(str(folder))
-        replace_graphs(store, source, [x for x in items if x.graph in changed], changed)
-    else:
-        store = Store(str(folder))
-        store.bulk_load(chunk_stream(source, items), format=RdfFormat.N_QUADS, lenient=True)
+    store = Store(str(folder))
+    store.bulk_load(
+        chunk_stream(CachedChunks(cache), items), format=RdfFormat.N_QUADS, lenient=True
+    )
     key = sys.stdin.readline().strip()
     inferred = cache.get("graphs", key) if key else None
     if not isinstance(inferred, Chunk):
         raise RunError("the build sent no inferred graph, or it is not in the cache")
-    old = cache.get("graphs", old_key) if old_key is not None else None
-    if isinstance(old, Chunk):  # by difference: see replace_inferred
-        replace_inferred(store, old, inferred)
-    elif previous is not None:  # the cache entry went missing meanwhile: replace it whole
-        store.clear_graph(NamedNode(C.INFERRED_GRAPH))
-        store.load(inferred.nq, format=RdfFormat.N_QUADS, lenient=True)
-    elif inferred.nq:
+    if inferred.nq:
         store.bulk_load(inferred.nq, format=RdfFormat.N_QUADS, lenient=True)
     store.flush()
 

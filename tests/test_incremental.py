@@ -101,6 +101,30 @@ def test_a_rebuild_after_one_edit_reads_that_file_and_equals_a_full_build(
     assert_same_build(out, tmp_path / "full")
 
 
+def test_a_rebuild_the_rules_do_not_read_loads_nothing_into_memory(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After an edit no rule reads, the new snapshot's store (the last one, copied, with the
+    edited graph replaced) is all the build reads: the rules' questions, the shapes of the edited
+    graph and the coverage facts of the cells it can change."""
+    import graph.build
+
+    out = tmp_path / "out"
+    build(project, out)
+    GENERATE.edit_one(project)  # a planned claim: no rule reads it
+
+    def no_load(*_args: object) -> Store:
+        raise AssertionError("the graph was loaded into memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(graph.build, "working_store", no_load)
+        said = steps(project, out)
+    assert any("and so is its store" in s for s in said), said
+    assert any(s.endswith("(1 changed graph)") for s in said), said  # not the inferred graph
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_a_rebuild_with_nothing_changed_reads_nothing(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
@@ -322,7 +346,7 @@ def test_check_after_a_build_validates_only_what_changed(project: Path, tmp_path
     with pytest.raises(DataError) as caught:
         compile_project(project, said.append)
     assert any("should be of type Actor" in p.message for p in caught.value.problems)
-    assert any("validating" in s and "changed graphs" in s for s in said), said
+    assert any("validating" in s and "changed graph" in s for s in said), said
 
 
 def test_a_failure_computing_the_views_fails_the_build_and_keeps_the_last(

@@ -16,6 +16,14 @@ EX = "http://example.org/"
 INFERRED = f"<{C.INFERRED_GRAPH}>"
 
 
+@pytest.fixture(autouse=True, params=["joined by values", "asked in one query"])
+def route(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every question of the analysis is asked both ways (graph.rules.Ask): a pattern's matches
+    joined to the rest of its block by their values, and all in one query (as with many)."""
+    if request.param == "asked in one query":
+        monkeypatch.setattr(R, "_FEW", 0)
+
+
 def rule(name: str, query: str) -> R.Rule:
     return R.Rule(name, name, "", query, Path(f"/p/ontology/rules/{name}.rq"))
 
