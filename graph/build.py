@@ -20,11 +20,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pyoxigraph import Quad, RdfFormat, Store, parse
 
@@ -33,13 +33,13 @@ from graph.cache import (
     CACHE_DIRNAME,
     Cache,
     Chunk,
+    Layout,
     Previous,
     Project,
     Unit,
     changed_graphs,
     chunk_stream,
     counts,
-    headers,
     infer,
     kept_inferred,
     previous_snapshot,
@@ -47,7 +47,6 @@ from graph.cache import (
     replace_graphs,
     replace_inferred,
     reuse,
-    turtle,
     validate_graphs,
     working_store,
 )
@@ -331,45 +330,14 @@ def _input_digests(root: Path) -> dict[str, str]:
     return out
 
 
-def _write_outputs(chunks: Iterable[Chunk], folder: Path) -> dict[str, str]:
-    """Write TriG, Turtle (all graphs merged), N-Quads and JSON-LD; return their SHA-256s.
+def _write_outputs(
+    project: Project, inferred: Chunk, folder: Path, previous: Previous | None = None
+) -> tuple[dict[str, str], Layout]:
+    """Write TriG, Turtle, N-Quads and JSON-LD (graph.outputs); their SHA-256s and layout."""
+    from graph.outputs import write_outputs
 
-    Each file is its header and the pieces of every graph in order, written as they are read, so
-    a large build never holds a whole file in memory. The Turtle file holds each graph's triples
-    in turn: a subject described by several graphs appears once per graph, which Turtle allows.
-    """
-    trig_head, ttl_head = headers()
-    names = (C.OUT_NQUADS, C.OUT_TRIG, C.OUT_TURTLE, C.OUT_JSONLD)
-    handles: dict[str, IO[bytes]] = {}
-    sums = {n: hashlib.sha256() for n in names}
-
-    def put(name: str, data: bytes) -> None:
-        handles[name].write(data)
-        sums[name].update(data)
-
-    try:
-        for name in names:
-            handles[name] = (folder / name).open("wb")
-        put(C.OUT_TRIG, trig_head)
-        put(C.OUT_TURTLE, ttl_head)
-        put(C.OUT_JSONLD, b"[")
-        first = True
-        for chunk in chunks:
-            if not chunk.quads:
-                continue
-            put(C.OUT_NQUADS, chunk.nq)
-            put(C.OUT_TRIG, chunk.trig)
-            put(C.OUT_TURTLE, turtle(chunk.trig))
-            put(C.OUT_JSONLD, (b"" if first else b",") + chunk.jsonld)
-            first = False
-        put(C.OUT_JSONLD, b"]")
-        for fh in handles.values():
-            fh.flush()
-            os.fsync(fh.fileno())
-    finally:
-        for fh in handles.values():
-            fh.close()
-    return {n: h.hexdigest() for n, h in sums.items()}
+    items = _in_order(project, inferred)
+    return write_outputs(items, project, project.cache, folder, previous)
 
 
 class StoreWriter:
@@ -525,7 +493,7 @@ def write_build(
     root: Path,
     progress: Progress | None = None,
     writer: StoreWriter | None = None,
-    written: Callable[[], dict[str, str]] | None = None,
+    written: Callable[[], tuple[dict[str, str], Layout]] | None = None,
 ) -> Path:
     """Write a snapshot of the build and make it current; return the snapshot folder.
 
@@ -547,7 +515,11 @@ def write_build(
                 if writer is None:
                     writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
-                files = written() if written is not None else _write_outputs(compiled.chunks(), tmp)
+                files, layout = (
+                    written()
+                    if written is not None
+                    else _write_outputs(compiled.project, compiled.inferred, tmp, compiled.previous)
+                )
                 digest = files[C.OUT_NQUADS]
                 target = snapshots / digest[:16]
                 views = compiled.views  # waits for them (see _compile): they may read the store
@@ -578,6 +550,7 @@ def write_build(
                         if target.exists():
                             shutil.rmtree(target)
                         os.rename(tmp, target)
+                _keep_layout(compiled.project.cache, digest, target, layout)
             else:
                 _refresh(same, compiled.views, _input_digests(root), compiled.validated)
         finally:
@@ -594,6 +567,17 @@ def write_build(
         _prune(out, keep={target.name, *_previous(out)})
         _write(out / ".previous", target.name.encode())
     return target
+
+
+def _keep_layout(cache: Cache, digest: str, snapshot: Path, layout: Layout) -> None:
+    """Keep where each graph is in the snapshot's merged files, for the next build to copy from
+    (see _old_files), with the files' modification times as they are in the snapshot."""
+    files = {}
+    for name, (_size, _mtime, pieces) in layout.files.items():
+        with contextlib.suppress(OSError):
+            st = (snapshot / name).stat()
+            files[name] = (st.st_size, st.st_mtime_ns, pieces)
+    cache.put("layouts", digest, Layout(layout.salt, files))
 
 
 def _refresh(
@@ -689,7 +673,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         cache = Cache(out / CACHE_DIRNAME)
         previous = previous_snapshot(out)
         writer: StoreWriter | None = None
-        written: Callable[[], dict[str, str]] | None = None
+        written: Callable[[], tuple[dict[str, str], Layout]] | None = None
 
         def start_store(project: Project) -> Store | None:
             nonlocal writer
@@ -703,10 +687,13 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             # the shapes are checked, and thrown away with the folder if a shape is broken.
             nonlocal written
             if writer is not None:
-                cache.put("graphs", inferred.digest, inferred)
-                writer.add_inferred(inferred)
                 folder = writer.folder.parent
-                written = _in_background(lambda: _write_outputs(_chunks(project, inferred), folder))
+                written = _in_background(
+                    lambda: _write_outputs(project, inferred, folder, previous)
+                )
+                if previous is None or previous.graphs.get(C.INFERRED_GRAPH) != inferred.digest:
+                    cache.put("graphs", inferred.digest, inferred)  # else it came from there
+                writer.add_inferred(inferred)
 
         try:
             compiled = _compile(
@@ -730,6 +717,8 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 shutil.rmtree(writer.folder.parent, ignore_errors=True)
         keep = compiled.project.cache_keys()
         keep["graphs"].add(compiled.inferred.digest)
+        made = previous_snapshot(out)
+        keep["layouts"] = {made.digest} if made is not None else set()
         cache.prune(keep)
     return compiled, snapshot
 

@@ -114,7 +114,7 @@ class Chunk:
     trig: bytes = b""
     jsonld: bytes = b""
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """The digest of its N-Quads: what says whether the graph changed."""
         return hashlib.sha256(self.nq).hexdigest()
@@ -216,7 +216,19 @@ class Payload:
 
 # What an entry of each kind must look like to be used (a bad copy or another version may hold a
 # readable pickle of something else); anything else is a miss.
+@dataclass(frozen=True)
+class Layout:
+    """Where each graph is in each merged file of a snapshot, so that the next build can copy
+    what did not change from there: per file, its size and modification time (a file changed
+    since is not copied from) and each graph's (digest, offset, length). Kept in the cache by the
+    snapshot's digest, for the code (salt) that serialised the pieces."""
+
+    salt: str
+    files: dict[str, tuple[int, int, dict[str, tuple[str, int, int]]]]
+
+
 _SHAPES: dict[str, Callable[[Any], bool]] = {
+    "layouts": lambda v: isinstance(v, Layout),
     "parsed": lambda v: isinstance(v, (Located, Problem)),
     "units": lambda v: isinstance(v, Payload),
     "graphs": lambda v: isinstance(v, Chunk),
@@ -738,6 +750,7 @@ class Previous:
     snapshot: Path
     graphs: dict[str, str]
     validated: str
+    digest: str = ""  # of its N-Quads: the key of its Layout
 
 
 def previous_snapshot(out: Path | None) -> Previous | None:
@@ -754,7 +767,8 @@ def previous_snapshot(out: Path | None) -> Previous | None:
     graphs = manifest.get("graphs")
     if not isinstance(graphs, dict) or not (snap / C.OUT_STORE).is_dir():
         return None
-    return Previous(snap, graphs, str(manifest.get("validated", "")))
+    validated, digest = str(manifest.get("validated", "")), str(manifest.get("digest", ""))
+    return Previous(snap, graphs, validated, digest)
 
 
 def working_store(project: Project, say: Say) -> Store:

@@ -125,6 +125,47 @@ def test_a_rebuild_the_rules_do_not_read_loads_nothing_into_memory(
     assert_same_build(out, tmp_path / "full")
 
 
+def test_a_rebuild_copies_the_unchanged_graphs_from_the_last_merged_files(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The four merged files of a rebuild take every graph but the edited one from the last
+    snapshot's files (graph.build._old_files): only the edited graph's piece is read from the
+    cache."""
+    out = tmp_path / "out"
+    build(project, out)
+    edited = GENERATE.edit_one(project)
+    read: list[str] = []
+    real = graph.cache.Project.payload
+
+    def payload(self, unit):  # type: ignore[no-untyped-def]
+        read.append(unit.rel)
+        return real(self, unit)
+
+    monkeypatch.setattr(graph.cache.Project, "payload", payload)
+    build(project, out)
+    assert set(read) == {edited.relative_to(project).as_posix()}
+    monkeypatch.undo()
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+@pytest.mark.parametrize("name", ["dkg.nq", "dkg.trig", "dkg.ttl", "dkg.jsonld"])
+def test_a_merged_file_changed_since_the_last_build_is_not_copied_from(
+    project: Path, tmp_path: Path, name: str
+) -> None:
+    out = tmp_path / "out"
+    _, snapshot = build(project, out)
+    path = snapshot / name
+    data = bytearray(path.read_bytes())
+    at = len(data) // 10  # in a graph the edit does not touch (it edits a document halfway)
+    data[at] = ord("x") if data[at] != ord("x") else ord("y")
+    path.write_bytes(bytes(data))  # the same size, another modification time
+    GENERATE.edit_one(project)
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_a_rebuild_with_nothing_changed_reads_nothing(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
