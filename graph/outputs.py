@@ -19,7 +19,7 @@ import os
 import queue
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +34,7 @@ _WRITEBACK = 32 << 20  # bytes written after which the disk is asked to start on
 
 
 def write_outputs(
-    items: list[Chunk | Unit],
+    items: Iterable[Chunk | Unit],
     source: ChunkSource,
     cache: Cache,
     folder: Path,

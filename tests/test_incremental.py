@@ -602,3 +602,33 @@ def test_facts_whose_names_an_edit_describes_anew_are_computed_again(
     other = coverage.Edit(cells=set(), described={"https://w3id.org/dkg/id/a-section"})
     again = coverage.updated(old, backend, other, coverage.LANGS)
     assert again is not None and again.to_json() == old.to_json()
+
+
+def test_file_digests_are_remembered_by_stat_and_a_changed_file_is_read_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashlib
+    import os
+    import time
+
+    from graph.cache import Cache, FileDigests
+
+    cache = Cache(tmp_path / "cache")
+    path = tmp_path / "a.yaml"
+    path.write_text("one")
+    fresh = FileDigests(cache)
+    assert fresh(path) == hashlib.sha256(b"one").hexdigest()
+    fresh.save()
+    assert FileDigests(cache).known == {}  # changed less than a second ago: not remembered
+    time.sleep(1.1)
+    first = FileDigests(cache)
+    first(path)
+    first.save()
+    one = hashlib.sha256(b"one").hexdigest()
+    with monkeypatch.context() as m:  # remembered: not read (nor hashed) again
+        m.setattr(graph.cache.hashlib, "sha256", None)
+        assert FileDigests(cache)(path) == one
+    st = path.stat()
+    path.write_text("two")  # the same size, and the same modification time put back
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert FileDigests(cache)(path) == hashlib.sha256(b"two").hexdigest()
