@@ -330,23 +330,40 @@ class FileDigests:
         self.known: dict[str, tuple[tuple[int, ...], str]] = stored if stored else {}
         self.seen: dict[str, tuple[tuple[int, ...], str]] = {}
 
-    def __call__(self, path: Path | str) -> str:
-        """The file's SHA-256 ("unreadable" if it cannot be read)."""
+    def __call__(self, path: Path | str, alias: str | None = None) -> str:
+        """The file's SHA-256 ("unreadable" if it cannot be read); remembered under alias too
+        (the path it was found by, see remembered)."""
         key = str(path)
         try:
             st = os.stat(key)
             stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
             hit = self.known.get(key)
             if hit is not None and hit[0] == stamp:
-                self.seen[key] = hit
-                return hit[1]
-            with open(key, "rb") as fh:
-                digest = hashlib.sha256(fh.read()).hexdigest()
+                digest = hit[1]
+            else:
+                with open(key, "rb") as fh:
+                    digest = hashlib.sha256(fh.read()).hexdigest()
         except OSError:
             return "unreadable"
         if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > 1_000_000_000:
-            self.seen[key] = (stamp, digest)
+            for name in (key, alias) if alias else (key,):
+                self.seen[name] = (stamp, digest)
         return digest
+
+    def remembered(self, path: str) -> str | None:
+        """The SHA-256 of the file this path leads to, if it is the file it led to when it was
+        hashed (stat follows links: the same inode, size and times); else None."""
+        hit = self.known.get(path)
+        if hit is None:
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if hit[0] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev):
+            return None
+        self.seen[path] = hit
+        return hit[1]
 
     def save(self) -> None:
         """Remember the files hashed since this was made, and only those."""
@@ -354,9 +371,16 @@ class FileDigests:
             self.cache.put("digests", "files", self.seen)
 
 
-def _source_digest(root: Path, text: str | None, digest: Callable[[str], str]) -> str:
+def _source_digest(root: Path, text: str | None, digests: FileDigests) -> str:
+    """The SHA-256 of the source text a document names, or why there is none. The text must be a
+    file under extract/ (links resolved): a path found so before, leading to the same file, is
+    not resolved again (see FileDigests.remembered)."""
     if text is None:
         return ""
+    given = os.path.join(root, C.EXTRACT_DIRNAME, text)
+    known = digests.remembered(given)
+    if known is not None:
+        return known
     extract = os.path.realpath(root / C.EXTRACT_DIRNAME)
     try:
         path = os.path.realpath(os.path.join(extract, text))
@@ -364,7 +388,7 @@ def _source_digest(root: Path, text: str | None, digest: Callable[[str], str]) -
             return "missing"
         if os.path.getsize(path) > C.MAX_SOURCE_BYTES:
             return "too large"
-        return digest(path)
+        return digests(path, alias=given)
     except (OSError, ValueError):
         return "unreadable"
 
@@ -374,7 +398,7 @@ def unit_key(
     rel: str,
     yaml: str,
     text: str | None,
-    digests: Callable[[str], str] | None = None,
+    digests: FileDigests | None = None,
 ) -> str:
     """The key of a unit: the context, the file and the source text it quotes."""
     source = _source_digest(context.root, text, digests or FileDigests())

@@ -616,6 +616,12 @@ def test_file_digests_are_remembered_by_stat_and_a_changed_file_is_read_again(
     cache = Cache(tmp_path / "cache")
     path = tmp_path / "a.yaml"
     path.write_text("one")
+    # a source text found through a link, under extract/ (graph.cache._source_digest)
+    sources = tmp_path / "extract" / "sources"
+    sources.mkdir(parents=True)
+    (sources / "real.txt").write_text("text")
+    (tmp_path / "outside.txt").write_text("text")
+    (sources / "a.txt").symlink_to(sources / "real.txt")
     fresh = FileDigests(cache)
     assert fresh(path) == hashlib.sha256(b"one").hexdigest()
     fresh.save()
@@ -623,6 +629,8 @@ def test_file_digests_are_remembered_by_stat_and_a_changed_file_is_read_again(
     time.sleep(1.1)
     first = FileDigests(cache)
     first(path)
+    text = hashlib.sha256(b"text").hexdigest()
+    assert graph.cache._source_digest(tmp_path, "sources/a.txt", first) == text
     first.save()
     one = hashlib.sha256(b"one").hexdigest()
     with monkeypatch.context() as m:  # remembered: not read (nor hashed) again
@@ -632,3 +640,7 @@ def test_file_digests_are_remembered_by_stat_and_a_changed_file_is_read_again(
     path.write_text("two")  # the same size, and the same modification time put back
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert FileDigests(cache)(path) == hashlib.sha256(b"two").hexdigest()
+    # the link now leads outside extract/: the path is resolved again, and refused
+    (sources / "a.txt").unlink()
+    (sources / "a.txt").symlink_to(tmp_path / "outside.txt")
+    assert graph.cache._source_digest(tmp_path, "sources/a.txt", FileDigests(cache)) == "missing"
