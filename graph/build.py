@@ -513,11 +513,13 @@ def write_build(
     progress: Progress | None = None,
     writer: StoreWriter | None = None,
     written: Callable[[], tuple[dict[str, str], Layout]] | None = None,
+    inputs_read: Callable[[], dict[str, str]] | None = None,
 ) -> Path:
     """Write a snapshot of the build and make it current; return the snapshot folder.
 
     writer, if given, is already filling the store of a temporary snapshot folder, and written,
-    if given, waits for the files being written there and returns their digests.
+    if given, waits for the files being written there and returns their digests; inputs_read,
+    if given, waits for the digests of the input files.
     """
     say = progress or (lambda _msg: None)
     if out.exists() and not out.is_dir():
@@ -547,7 +549,9 @@ def write_build(
                 for name, data in sorted(views.items()):
                     _write(tmp / name, data)
                     files[name] = hashlib.sha256(data).hexdigest()
-                inputs = _input_digests(root, compiled.project.digests)
+                inputs = (
+                    inputs_read() if inputs_read else _input_digests(root, compiled.project.digests)
+                )
                 manifest = {
                     "format": 1,
                     "digest": digest,
@@ -571,8 +575,10 @@ def write_build(
                         os.rename(tmp, target)
                 _keep_layout(compiled.project.cache, digest, target, layout)
             else:
-                digests = compiled.project.digests
-                _refresh(same, compiled.views, _input_digests(root, digests), compiled.validated)
+                inputs = (
+                    inputs_read() if inputs_read else _input_digests(root, compiled.project.digests)
+                )
+                _refresh(same, compiled.views, inputs, compiled.validated)
         finally:
             if writer is not None:
                 writer.abort()  # nothing left to stop unless something above failed
@@ -722,20 +728,27 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         written: Callable[[], tuple[dict[str, str], Layout]] | None = None
 
         inferred_ready: Future[Chunk] = Future()
+        inputs_read: Callable[[], dict[str, str]] | None = None
+        tmp_folder: Path | None = None  # the new snapshot's, once made
 
         def start_store(project: Project) -> Store | None:
             # The store and the files need nothing the rules or the shapes compute but the
             # inferred graph: they are made beside them, the files up to the inferred graph at
             # once, and thrown away with the folder if the build fails.
-            nonlocal writer, written
+            nonlocal writer, written, tmp_folder
             if changed_graphs(project, previous) == set():  # it is likely the same build
                 return None
-            writer = StoreWriter(_make_tmp(out) / C.OUT_STORE, project, previous)
-            folder = writer.folder.parent
+            folder = tmp_folder = _make_tmp(out)
             written = _in_background(
                 lambda: _write_outputs(project, inferred_ready.result, folder, previous)
             )
+            writer = StoreWriter(folder / C.OUT_STORE, project, previous)
             return writer.store
+
+        def start_inputs(project: Project) -> Store | None:
+            nonlocal inputs_read
+            inputs_read = _in_background(lambda: _input_digests(root, project.digests))
+            return start_store(project)
 
         def start_files(project: Project, inferred: Chunk) -> None:
             if writer is not None:
@@ -750,13 +763,13 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 cache,
                 previous,
                 progress,
-                on_read=start_store,
+                on_read=start_inputs,
                 views=True,
                 on_inferred=start_files,
             )
             if writer is None:  # else start_files put it there
                 cache.put("graphs", compiled.inferred.digest, compiled.inferred)
-            snapshot = write_build(compiled, out, root, progress, writer, written)
+            snapshot = write_build(compiled, out, root, progress, writer, written, inputs_read)
         finally:
             if not inferred_ready.done():  # the build failed before the rules were done
                 inferred_ready.set_exception(RunError("the build stopped"))
@@ -765,7 +778,8 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                     written()  # the folder is removed below: let the files be finished first
             if writer is not None:
                 writer.abort()
-                shutil.rmtree(writer.folder.parent, ignore_errors=True)
+            if tmp_folder is not None:  # (renamed away, if the build was made)
+                shutil.rmtree(tmp_folder, ignore_errors=True)
             pruned()
         keep = compiled.project.cache_keys()
         keep["graphs"].add(compiled.inferred.digest)

@@ -9,7 +9,6 @@ its sources are those of every claim, so nothing a reader could check is hidden.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -156,6 +155,12 @@ def _claim_rows(
         )
     if subjects is not None:
         where += values("s", map(iri, sorted(set(subjects)))) + " ?claim rdf:subject ?s . "
+    if narrow:  # a VALUES joined to claims looked up one by one reads them all (RocksDB: 1 s)
+        pick = (
+            "?claim rdf:predicate ?p FILTER(?p IN ("
+            + ", ".join(iri(C.ONTOLOGY + r).n3() for r in relations)
+            + "))"
+        )
     where += _scan(pick, whole) + _scan("?claim dkg:polarity dkg:Affirmed", whole)
     if actual:
         where += _scan("?claim dkg:modality dkg:Actual", whole)
@@ -290,7 +295,9 @@ class Facts:
             "cells": cells,
             "sources": [[s.document, s.locator, s.quote] for s in pool],
         }
-        return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
+        import orjson
+
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)  # what json.dumps writes, compact
 
     @classmethod
     def from_json(cls, data: bytes) -> Facts | None:
