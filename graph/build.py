@@ -134,6 +134,7 @@ def _compile(
     on_read: Callable[[Project], Store | None] | None = None,
     views: bool = False,
     on_inferred: Callable[[Project, Chunk], None] | None = None,
+    on_known: Callable[[dict[str, Unit], bool], None] | None = None,
 ) -> Compiled:
     """on_read, if given, is called once the files are read; it may return the new snapshot's
     store, copied from the previous snapshot's with the changed graphs replaced (its inferred
@@ -143,7 +144,7 @@ def _compile(
 
     say = progress or (lambda _msg: None)
     say("reading extract/")
-    project = read_project(root, cache, say, bar if progress is not None else None)
+    project = read_project(root, cache, say, bar if progress is not None else None, True, on_known)
     disk = on_read(project) if on_read is not None else None
     again = _reused(project, previous, shapes, views)
     made: Callable[[], dict[str, bytes]] = dict
@@ -342,21 +343,82 @@ def _write_outputs(
     to it (every document's graph comes first) while the rules run or are found not to need to."""
     from graph.outputs import write_outputs
 
+    items = _items(project, inferred)
+    return write_outputs(items, project, project.cache, folder, previous)
+
+
+def _items(project: Project, inferred: Chunk | Callable[[], Chunk]) -> Iterator[Chunk | Unit]:
+    """Every graph in output order; the inferred graph asked for (inferred()) when it is due."""
     if isinstance(inferred, Chunk):
-        return write_outputs(_in_order(project, inferred), project, project.cache, folder, previous)
+        yield from _in_order(project, inferred)
+        return
+    key = f"<{C.INFERRED_GRAPH}>"
+    waiting = True
+    for item in project.graphs():
+        if waiting and f"<{item.graph}>" > key:
+            waiting = False
+            yield inferred()
+        yield item
+    if waiting:
+        yield inferred()
+
+
+class _Guessed(Exception):
+    """The files were begun on a guess that did not hold (see _early_files)."""
+
+
+class _Stopped(Exception):
+    """The files begun early are not needed after all."""
+
+
+@dataclass
+class _Later:
+    """The project's graphs, once it is read (the files may ask before)."""
+
+    project: Callable[[], Project]
+
+    def chunk(self, item: Chunk | Unit) -> Chunk:
+        return self.project().chunk(item)
+
+
+def _early_files(
+    known: dict[str, Unit],
+    project: Callable[[], Project],
+    inferred: Callable[[], Chunk],
+    stopped: threading.Event,
+    cache: Cache,
+    folder: Path,
+    previous: Previous,
+) -> tuple[dict[str, str], Layout]:
+    """Write the files from before the project is read: first the last build's graphs, in its
+    order, as long as they are documents whose files did not change (known), copied from its
+    files; then, once the project is read, check that it begins with those very graphs and go on
+    with it. If it does not (a registry edit changed them, say), begin again."""
+    from graph.outputs import write_outputs
+
+    guess: list[Unit] = []
+    for graph in sorted(previous.graphs, key=lambda g: f"<{g}>"):
+        unit = known.get(graph)
+        if unit is None or unit.digest != previous.graphs[graph]:
+            break
+        guess.append(unit)
 
     def items() -> Iterator[Chunk | Unit]:
-        key = f"<{C.INFERRED_GRAPH}>"
-        waiting = True
-        for item in project.graphs():
-            if waiting and f"<{item.graph}>" > key:
-                waiting = False
-                yield inferred()
-            yield item
-        if waiting:
-            yield inferred()
+        yield from guess
+        read = project()
+        if stopped.is_set():
+            raise _Stopped
+        real = _items(read, inferred)
+        for unit in guess:
+            item = next(real, None)
+            if item is None or (item.graph, item.digest) != (unit.graph, unit.digest):
+                raise _Guessed
+        yield from real
 
-    return write_outputs(items(), project, project.cache, folder, previous)
+    try:
+        return write_outputs(items(), _Later(project), cache, folder, previous)
+    except _Guessed:
+        return _write_outputs(project(), inferred, folder, previous)
 
 
 class StoreWriter:
@@ -728,8 +790,29 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         written: Callable[[], tuple[dict[str, str], Layout]] | None = None
 
         inferred_ready: Future[Chunk] = Future()
+        project_ready: Future[Project] = Future()
+        stopped = threading.Event()  # the files begun early are not needed
         inputs_read: Callable[[], dict[str, str]] | None = None
         tmp_folder: Path | None = None  # the new snapshot's, once made
+
+        def start_early(known: dict[str, Unit], same: bool) -> None:
+            # The files are begun before the project is read, with what is likely to be as it
+            # was (see _early_files); not if nothing is likely to change.
+            nonlocal written, tmp_folder
+            if previous is None or same:
+                return
+            folder = tmp_folder = _make_tmp(out)
+            written = _in_background(
+                lambda: _early_files(
+                    known,
+                    project_ready.result,
+                    inferred_ready.result,
+                    stopped,
+                    cache,
+                    folder,
+                    previous,
+                )
+            )
 
         def start_store(project: Project) -> Store | None:
             # The store and the files need nothing the rules or the shapes compute but the
@@ -737,11 +820,19 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             # once, and thrown away with the folder if the build fails.
             nonlocal writer, written, tmp_folder
             if changed_graphs(project, previous) == set():  # it is likely the same build
+                stopped.set()  # (before the files begun early, if any, learn of the project)
+                project_ready.set_result(project)
+                if written is not None:
+                    with contextlib.suppress(Exception):
+                        written()
+                    written = None
                 return None
-            folder = tmp_folder = _make_tmp(out)
-            written = _in_background(
-                lambda: _write_outputs(project, inferred_ready.result, folder, previous)
-            )
+            project_ready.set_result(project)
+            folder = tmp_folder = tmp_folder or _make_tmp(out)
+            if written is None:
+                written = _in_background(
+                    lambda: _write_outputs(project, inferred_ready.result, folder, previous)
+                )
             writer = StoreWriter(folder / C.OUT_STORE, project, previous)
             return writer.store
 
@@ -766,13 +857,15 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 on_read=start_inputs,
                 views=True,
                 on_inferred=start_files,
+                on_known=start_early,
             )
             if writer is None:  # else start_files put it there
                 cache.put("graphs", compiled.inferred.digest, compiled.inferred)
             snapshot = write_build(compiled, out, root, progress, writer, written, inputs_read)
         finally:
-            if not inferred_ready.done():  # the build failed before the rules were done
-                inferred_ready.set_exception(RunError("the build stopped"))
+            for ready in (project_ready, inferred_ready):  # the build failed before them
+                if not ready.done():
+                    ready.set_exception(RunError("the build stopped"))
             if written is not None:
                 with contextlib.suppress(Exception):
                     written()  # the folder is removed below: let the files be finished first

@@ -597,18 +597,21 @@ def read_project(
     say: Say,
     bar: Callable[[int, str], contextlib.AbstractContextManager[Advance]] | None = None,
     every_format: bool = True,
+    on_known: Callable[[dict[str, Unit], bool], None] | None = None,
 ) -> Project:
-    """Read, check and compile extract/ and the ontology, each file only if it changed."""
+    """Read, check and compile extract/ and the ontology, each file only if it changed.
+
+    on_known, if given, is told early (before the registry and the changed files are read) the
+    last build's units of the files whose bytes did not change, by graph: what the build will
+    most likely make of them, though not certainly (the registry, say, may have changed); and
+    whether that is every file (then nothing is likely to change)."""
     from graph.errors import display_path
     from graph.ontology import load_ontology
     from graph.rules import describe_rules, load_rules
 
     salt = code_salt()
     reg_path, doc_paths = _files(root)
-    say("reading the entity registry")
-    registry_keys: dict[str, str] = {}
     digests = FileDigests(cache)
-    corpus, result, reg_chunk = _registry(root, reg_path, cache, salt, registry_keys, digests)
     stored = cache.get("index", "units")
     index: dict[str, Unit] = {
         rel: u
@@ -617,6 +620,12 @@ def read_project(
     }
     rels = [display_path(p, root) for p in doc_paths]
     yamls = {rel: digests(root / rel) for rel in rels}
+    if on_known is not None:  # what is likely to come out as it did
+        known = {u.graph: u for rel, u in index.items() if u.graph and yamls.get(rel) == u.yaml}
+        on_known(known, len(known) == len(rels) == len(index))
+    say("reading the entity registry")
+    registry_keys: dict[str, str] = {}
+    corpus, result, reg_chunk = _registry(root, reg_path, cache, salt, registry_keys, digests)
     # The ids documents may cite include every document's id: take last build's for unchanged
     # files and the file name for the others (they must be equal), and check the guess after.
     guess = {

@@ -223,9 +223,9 @@ class _File:
         return digest
 
     def close(self) -> None:
+        """Stop the writer if it is still running (the file is not finished: not made durable)."""
         if self._writer is not None and self._writer.thread.is_alive():
-            with contextlib.suppress(BaseException):
-                self._writer.finish()
+            self._writer.abort()
 
 
 _END = None  # what tells a _Writer that its file is complete
@@ -241,6 +241,7 @@ class _Writer:
         self.size = 0
         self.mtime = 0
         self.error: BaseException | None = None
+        self.aborted = False
         self.thread = threading.Thread(target=self._run, name=f"dkg-{path.name}", daemon=True)
         self.thread.start()
 
@@ -260,12 +261,22 @@ class _Writer:
                         _write_back(fh.fileno(), started, self.size - started)
                         started = self.size
                 fh.flush()
-                os.fsync(fh.fileno())
+                if not self.aborted:
+                    os.fsync(fh.fileno())
                 self.mtime = os.fstat(fh.fileno()).st_mtime_ns
         except BaseException as exc:  # handed to finish(); what is still put is let go
             self.error = exc
             while self.queue.get() is not _END:
                 pass
+
+    def abort(self) -> None:
+        """Stop at once: what is written is neither finished nor made durable."""
+        self.aborted = True
+        with contextlib.suppress(queue.Empty):
+            while True:  # make room for the end, whatever is still waiting
+                self.queue.get_nowait()
+        self.queue.put(_END)
+        self.thread.join()
 
     def finish(self) -> str:
         """Wait until the file is written and durable; its SHA-256. Raises what went wrong."""

@@ -166,6 +166,43 @@ def test_a_merged_file_changed_since_the_last_build_is_not_copied_from(
     assert_same_build(out, tmp_path / "full")
 
 
+def test_files_begun_on_a_guess_are_begun_again_if_the_project_turns_out_otherwise(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files of a rebuild are begun before the project is read, with the last build's graphs
+    of the files that did not change (graph.build._early_files). After one edit the guess holds;
+    a new document that sorts first makes the project begin otherwise: the files are begun
+    again. Both equal a full build."""
+    import graph.build
+
+    out = tmp_path / "out"
+    build(project, out)
+    again: list[str] = []
+    real = graph.build._write_outputs
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        again.append("again")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(graph.build, "_write_outputs", spy)
+    GENERATE.edit_one(project)
+    build(project, out)
+    assert again == []
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+    last = documents(project)[-1]
+    first = last.with_name("aaa-first.yaml")
+    first.write_text(
+        last.read_text(encoding="utf-8").replace(f"id: {last.stem}", "id: aaa-first", 1),
+        encoding="utf-8",
+    )
+    again.clear()
+    build(project, out)
+    assert again == ["again"]
+    build(project, tmp_path / "full-2")
+    assert_same_build(out, tmp_path / "full-2")
+
+
 def test_a_rebuild_with_nothing_changed_reads_nothing(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
