@@ -634,41 +634,18 @@ def read_project(
         for rel in rels
     }
     rules = frozenset(rule_names(root))
-    units = _units(
-        root,
-        cache,
-        salt,
-        corpus,
-        result,
-        rels,
-        yamls,
-        guess,
-        rules,
-        index,
-        say,
-        bar,
-        every_format,
-        digests,
-    )
+
+    def read_units(ids: dict[str, str]) -> list[Unit]:
+        return _units(
+            root, cache, salt, corpus, result, rels, yamls, ids, rules, index, say, bar,
+            every_format, digests,
+        )  # fmt: skip
+
+    units = read_units(guess)
     actual = {u.rel: u.doc_id for u in units if u.doc_id is not None}
     if any(actual.get(rel, guess[rel]) != guess[rel] for rel in rels):
         # a file whose document id is not its name: check everything again with the real ids
-        units = _units(
-            root,
-            cache,
-            salt,
-            corpus,
-            result,
-            rels,
-            yamls,
-            {**guess, **actual},
-            rules,
-            index,
-            say,
-            bar,
-            every_format,
-            digests,
-        )
+        units = read_units({**guess, **actual})
     kept: dict[str, Payload] = _WORKER.pop("kept", {}) if not cache.writable else {}
     if cache.writable:
         cache.put("index", "units", {u.rel: u for u in units})
