@@ -659,12 +659,13 @@ def write_build(
 
 def _keep_layout(cache: Cache, digest: str, snapshot: Path, layout: Layout) -> None:
     """Keep where each graph is in the snapshot's merged files, for the next build to copy from
-    (see _old_files), with the files' modification times as they are in the snapshot."""
+    (see graph.outputs._old_files), with the files' stamps as they are in the snapshot."""
+    from graph.outputs import stamp
+
     files = {}
-    for name, (_size, _mtime, pieces) in layout.files.items():
+    for name, (_written, pieces) in layout.files.items():
         with contextlib.suppress(OSError):
-            st = (snapshot / name).stat()
-            files[name] = (st.st_size, st.st_mtime_ns, pieces)
+            files[name] = (stamp(snapshot / name), pieces)
     cache.put("layouts", digest, Layout(layout.salt, files))
 
 

@@ -221,12 +221,12 @@ class Payload:
 @dataclass(frozen=True)
 class Layout:
     """Where each graph is in each merged file of a snapshot, so that the next build can copy
-    what did not change from there: per file, its size and modification time (a file changed
-    since is not copied from) and each graph's (digest, offset, length). Kept in the cache by the
-    snapshot's digest, for the code (salt) that serialised the pieces."""
+    what did not change from there: per file, its stamp (size, modification and change times,
+    inode: a file changed since is not copied from) and each graph's (digest, offset, length).
+    Kept in the cache by the snapshot's digest, for the code (salt) that serialised the pieces."""
 
     salt: str
-    files: dict[str, tuple[int, int, dict[str, tuple[str, int, int]]]]
+    files: dict[str, tuple[tuple[int, ...], dict[str, tuple[str, int, int]]]]
 
 
 def _is_reads(value: Any) -> bool:

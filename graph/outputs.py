@@ -67,8 +67,15 @@ def write_outputs(
         finally:
             for file in files.values():
                 file.close()
-    layout = Layout(_salt(), {n: (f.size, f.mtime, f.pieces) for n, f in files.items()})
+    layout = Layout(_salt(), {n: (f.stamp, f.pieces) for n, f in files.items()})
     return sums, layout
+
+
+def stamp(path: Path | int) -> tuple[int, ...]:
+    """What says a file is as it was: its size, modification and change times and inode (the
+    change time moves on with any write, and cannot be set back)."""
+    st = os.fstat(path) if isinstance(path, int) else os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def _salt() -> str:
@@ -113,16 +120,15 @@ class _Old:
 @contextlib.contextmanager
 def _old_files(cache: Cache, previous: Previous | None) -> Iterator[dict[str, _Old]]:
     """The merged files of the previous snapshot that can be copied from, open: those its Layout
-    describes, written by this code, not changed since (same size and modification time)."""
+    describes, written by this code, not changed since (the same stamp)."""
     out: dict[str, _Old] = {}
     layout = cache.get("layouts", previous.digest) if previous and previous.digest else None
     try:
         if isinstance(layout, Layout) and layout.salt == _salt() and previous is not None:
-            for name, (size, mtime, pieces) in layout.files.items():
+            for name, (stamped, pieces) in layout.files.items():
                 with contextlib.suppress(OSError):
                     fd = os.open(previous.snapshot / name, os.O_RDONLY)
-                    st = os.fstat(fd)
-                    if (st.st_size, st.st_mtime_ns) == (size, mtime):
+                    if stamp(fd) == stamped:
                         out[name] = _Old(fd, pieces)
                     else:
                         os.close(fd)
@@ -153,9 +159,9 @@ class _File:
         self._writer = _Writer(self.path)
 
     @property
-    def mtime(self) -> int:
+    def stamp(self) -> tuple[int, ...]:
         assert self._writer is not None
-        return self._writer.mtime
+        return self._writer.stamp
 
     def add_bytes(self, data: bytes) -> None:
         self._copy()
@@ -239,7 +245,7 @@ class _Writer:
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
         self.sha = hashlib.sha256()
         self.size = 0
-        self.mtime = 0
+        self.stamp: tuple[int, ...] = ()
         self.error: BaseException | None = None
         self.aborted = False
         self.thread = threading.Thread(target=self._run, name=f"dkg-{path.name}", daemon=True)
@@ -263,7 +269,7 @@ class _Writer:
                 fh.flush()
                 if not self.aborted:
                     os.fsync(fh.fileno())
-                self.mtime = os.fstat(fh.fileno()).st_mtime_ns
+                self.stamp = stamp(fh.fileno())
         except BaseException as exc:  # handed to finish(); what is still put is let go
             self.error = exc
             while self.queue.get() is not _END:
