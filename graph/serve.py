@@ -67,6 +67,7 @@ def _worker(
     from pyoxigraph import QueryBoolean, QuerySolutions, RdfFormat, Store, serialize
 
     from graph import sparql_results as R
+    from graph.errors import QueryError
     from graph.store import query_store, shift_position
 
     store = Store.read_only(store_path)
@@ -102,6 +103,8 @@ def _worker(
                 )
         except SyntaxError as exc:
             results.send(("error", 400, f"SPARQL syntax: {shift_position(str(exc))}"))
+        except QueryError as exc:
+            results.send(("error", 400, str(exc)))
         except OverflowError:
             results.send(("error", 422, f"the result has more than {max_rows} rows; add a LIMIT"))
         except OSError as exc:

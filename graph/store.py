@@ -218,9 +218,14 @@ class EmbeddedBackend:
         from pyoxigraph import QueryResultsFormat, QuerySolutions
 
         res = self._run(query)
-        if not isinstance(res, QuerySolutions):
-            raise QueryError("expected a SELECT query")
-        return _tsv_table(res.serialize(format=QueryResultsFormat.TSV) or b"")
+        try:
+            if not isinstance(res, QuerySolutions):
+                raise QueryError("expected a SELECT query")
+            return _tsv_table(res.serialize(format=QueryResultsFormat.TSV) or b"")
+        except OSError as exc:  # raised while the results are evaluated
+            raise QueryError(f"the query failed: {exc}") from exc
+        finally:
+            del res  # here: see construct
 
     def ask(self, query: str) -> bool:
         """Run an ASK query."""
@@ -236,9 +241,17 @@ class EmbeddedBackend:
         from pyoxigraph import QueryTriples, RdfFormat
 
         res = self._run(query)
-        if not isinstance(res, QueryTriples):
-            raise QueryError("expected a CONSTRUCT or DESCRIBE query")
-        return res.serialize(format=RdfFormat.N_TRIPLES) or b""
+        try:
+            if not isinstance(res, QueryTriples):
+                raise QueryError("expected a CONSTRUCT or DESCRIBE query")
+            return res.serialize(format=RdfFormat.N_TRIPLES) or b""
+        except OSError as exc:  # raised while the results are evaluated
+            raise QueryError(f"the query failed: {exc}") from exc
+        finally:
+            # pyoxigraph's results may only be dropped by the thread that made them (a query
+            # with a timeout runs in a thread of its own): an error raised while they are
+            # serialised would otherwise carry them, in its traceback, to the caller's thread
+            del res
 
 
 _PREFIX_LINES = C.sparql_prefixes().count("\n")
@@ -265,6 +278,7 @@ _NOT_CODE = re.compile(
     r"|#[^\n]*"
 )
 _FROM = re.compile(r"(?<![\w?$:])FROM\s", re.IGNORECASE)
+_SERVICE = re.compile(r"(?<![\w?$:])SERVICE(?![\w:-])", re.IGNORECASE)
 
 
 def query_store(
@@ -275,6 +289,11 @@ def query_store(
     allows) or the query does (FROM, FROM NAMED): the request's wins over the query's."""
     from pyoxigraph import NamedNode
 
+    if _SERVICE.search(_NOT_CODE.sub(" ", query)):
+        # pyoxigraph would send the request: a served endpoint must not fetch what a user names
+        raise QueryError(
+            "SERVICE is not allowed: queries read the built graph only, and no other endpoint"
+        )
     text = C.sparql_prefixes() + query
     if default_graphs or named_graphs:
         return store.query(

@@ -421,3 +421,42 @@ def test_plain_word_lists_wrap_as_textwrap_wraps_them() -> None:
     table = plain_table(["sources"], [[", ".join(f"[{n}]" for n in range(1, 60))]], width=40)
     assert max(len(line) for line in table.splitlines()) <= 40
     assert "[59]" in table and "[1]," in table
+
+
+def test_a_query_that_fails_while_its_results_are_read_is_a_query_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An error raised while pyoxigraph evaluates the results (here a SERVICE, let through for
+    the test, to a port nothing listens on) is the query's, not an internal error; and the
+    results, made in the timeout's thread, are dropped there (pyoxigraph refuses otherwise)."""
+    import gc
+
+    from pyoxigraph import Store
+
+    import graph.store
+    from graph.store import EmbeddedBackend
+
+    dropped: list[str] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: dropped.append(repr(u.exc_value)))
+    monkeypatch.setattr(graph.store, "_SERVICE", graph.store.re.compile("(?!)"))
+    backend = EmbeddedBackend.over(Store())
+    for form in ("CONSTRUCT { ?s ?p ?o }", "SELECT *"):
+        query = f"{form} WHERE {{ SERVICE <http://127.0.0.1:1/sparql> {{ ?s ?p ?o }} }}"
+        with pytest.raises(QueryError, match="the query failed"):
+            run_query(backend, query, timeout=5)
+        gc.collect()
+    assert dropped == []
+
+
+def test_service_is_refused_on_the_command_line(built: Path) -> None:
+    query = "SELECT * WHERE { SERVICE <http://127.0.0.1:1/sparql> { ?s ?p ?o } }"
+    result = dkg(built, "query", query)
+    assert result.exit_code == 1
+    assert "SERVICE is not allowed" in result.output
+    # a prefix, a variable, a string, an IRI or a comment of that name is no federated query
+    named = (
+        'PREFIX service: <https://w3id.org/dkg/id/> SELECT ?service WHERE { BIND("SERVICE" AS'
+        " ?service) FILTER(?service != service:x && ?service != <http://e/SERVICE>) } # SERVICE"
+    )
+    result = dkg(built, "query", named, "-f", "csv")
+    assert result.exit_code == 0 and result.output.splitlines() == ["service", "SERVICE"]

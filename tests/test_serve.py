@@ -130,6 +130,27 @@ def test_update_sent_as_query_is_a_syntax_error(url: str) -> None:
     assert status == 400 and b"SPARQL syntax" in body
 
 
+def test_service_is_refused_and_nothing_is_fetched(url: str) -> None:
+    """A federated query would have the server send a request wherever the query says: refused.
+    The word elsewhere (in a string, an IRI, a comment) is no federated query."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(0.5)
+    port = listener.getsockname()[1]
+    with listener:
+        query = f"SELECT * WHERE {{ SERVICE <http://127.0.0.1:{port}/sparql> {{ ?s ?p ?o }} }}"
+        status, _, body = get(url, query)
+        assert status == 400 and b"SERVICE is not allowed" in body
+        with pytest.raises(TimeoutError):
+            listener.accept()  # nobody called
+    words = 'SELECT ?x WHERE { BIND("SERVICE" AS ?x) } # SERVICE <http://example.org/>'
+    status, _, body = get(url, words)
+    assert status == 200 and json.loads(body)["results"]["bindings"][0]["x"]["value"] == "SERVICE"
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH"])
 def test_graph_store_writes_are_refused(url: str, method: str) -> None:
     status, headers, body = request(
