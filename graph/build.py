@@ -34,7 +34,6 @@ from graph.cache import (
     Cache,
     Chunk,
     FileDigests,
-    Layout,
     Previous,
     Project,
     Unit,
@@ -57,6 +56,7 @@ from graph.layout import current_snapshot, default_out, make_folder, reader_lock
 from graph.load import Corpus
 
 if TYPE_CHECKING:
+    from graph.outputs import Pieces
     from graph.reports.coverage import Edit
 
 Progress = Callable[[str], None]
@@ -162,11 +162,15 @@ def _compile(
 
             edits.append(edit_of(EmbeddedBackend.over(store), graph))
 
+        # the last facts, which the coverage matrix is updated from after an edit
+        last = _stored_views(previous.snapshot) if views and previous is not None else None
+        old = next(iter(last.values())) if last else None  # (the one view: coverage.json)
+        # Whole-graph queries are ten times slower on RocksDB: the snapshot's store is read
+        # only if nothing whole is asked of it (the facts, too, only updated).
+        tried = (
+            disk is not None and previous is not None and shapes and (old is not None or not views)
+        )
         kept = None
-        # whole-graph queries are ten times slower on RocksDB: only when the facts need none
-        tried = disk is not None and previous is not None and shapes
-        if tried and views and previous is not None:
-            tried = _stored_views(previous.snapshot) is not None
         if tried and disk is not None and previous is not None:
             kept = _on_disk(project, disk, previous, say, asked if views else None)
         if disk is not None and kept is not None:
@@ -181,8 +185,7 @@ def _compile(
             on_inferred(project, inferred)
         if views:
             say("computing the coverage matrix, beside the rest of the build")
-            edit = edits[0] if edits and previous is not None else None
-            old = previous.snapshot if previous is not None else None
+            edit = edits[0] if edits else None
             whole = (lambda: working_store(project, lambda _msg: None)) if kept else None
             made = _in_background(lambda: _views(store, old, edit, whole))
         validated = validate_graphs(project, store, inferred, changed, previous, shapes, say)
@@ -246,24 +249,23 @@ def _in_background(work: Callable[[], T]) -> Callable[[], T]:
 
 def _views(
     store: Store,
-    previous: Path | None = None,
+    last: bytes | None = None,
     edit: Edit | None = None,
     whole: Callable[[], Store] | None = None,
 ) -> dict[str, bytes]:
     """What the reports would otherwise compute from the whole graph on every run, computed once
     from the build's store: the facts of the coverage matrix (graph.reports.coverage). After an
-    edit, from the previous snapshot's facts and the cells the edit can change (see
-    graph.reports.coverage.edit_of), when those facts are at hand and this code wrote them. If
-    they must be computed whole, whole, if given, loads a store to do it in (in memory)."""
+    edit, from the last snapshot's facts (last, written by this code) and the cells the edit can
+    change (see graph.reports.coverage.edit_of). If they must be computed whole, whole, if given,
+    loads a store to do it in (in memory)."""
     from graph.reports import coverage
     from graph.store import EmbeddedBackend
 
     backend = EmbeddedBackend.over(store)
     facts = None
-    data = _read(previous / coverage.VIEW) if previous is not None and edit is not None else None
     old = None
     with contextlib.suppress(ValueError, KeyError, TypeError):  # damaged: computed again
-        old = coverage.Facts.from_json(data) if data is not None else None
+        old = coverage.Facts.from_json(last) if last is not None and edit is not None else None
     if old is not None and edit is not None:
         facts = coverage.updated(old, backend, edit, coverage.LANGS)
     if facts is None:
@@ -336,7 +338,7 @@ def _write_outputs(
     inferred: Chunk | Callable[[], Chunk],
     folder: Path,
     previous: Previous | None = None,
-) -> tuple[dict[str, str], Layout]:
+) -> tuple[dict[str, str], Pieces]:
     """Write TriG, Turtle, N-Quads and JSON-LD (graph.outputs); their SHA-256s and layout.
 
     inferred may be a function that waits for the inferred graph: the files are then written up
@@ -389,7 +391,7 @@ def _early_files(
     cache: Cache,
     folder: Path,
     previous: Previous,
-) -> tuple[dict[str, str], Layout]:
+) -> tuple[dict[str, str], Pieces]:
     """Write the files from before the project is read: first the last build's graphs, in its
     order, as long as they are documents whose files did not change (known), copied from its
     files; then, once the project is read, check that it begins with those very graphs and go on
@@ -574,7 +576,7 @@ def write_build(
     root: Path,
     progress: Progress | None = None,
     writer: StoreWriter | None = None,
-    written: Callable[[], tuple[dict[str, str], Layout]] | None = None,
+    written: Callable[[], tuple[dict[str, str], Pieces]] | None = None,
     inputs_read: Callable[[], dict[str, str]] | None = None,
 ) -> Path:
     """Write a snapshot of the build and make it current; return the snapshot folder.
@@ -598,7 +600,7 @@ def write_build(
                 if writer is None:
                     writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
-                files, layout = (
+                files, pieces = (
                     written()
                     if written is not None
                     else _write_outputs(compiled.project, compiled.inferred, tmp, compiled.previous)
@@ -635,7 +637,9 @@ def write_build(
                         if target.exists():
                             shutil.rmtree(target)
                         os.rename(tmp, target)
-                _keep_layout(compiled.project.cache, digest, target, layout)
+                from graph.outputs import keep_layout
+
+                keep_layout(compiled.project.cache, digest, target, pieces)
             else:
                 inputs = (
                     inputs_read() if inputs_read else _input_digests(root, compiled.project.digests)
@@ -655,18 +659,6 @@ def write_build(
         _prune(out, keep={target.name, *_previous(out)})
         _write(out / ".previous", target.name.encode())
     return target
-
-
-def _keep_layout(cache: Cache, digest: str, snapshot: Path, layout: Layout) -> None:
-    """Keep where each graph is in the snapshot's merged files, for the next build to copy from
-    (see graph.outputs._old_files), with the files' stamps as they are in the snapshot."""
-    from graph.outputs import stamp
-
-    files = {}
-    for name, (_written, pieces) in layout.files.items():
-        with contextlib.suppress(OSError):
-            files[name] = (stamp(snapshot / name), pieces)
-    cache.put("layouts", digest, Layout(layout.salt, files))
 
 
 def _refresh(
@@ -788,7 +780,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         cache = Cache(out / CACHE_DIRNAME)
         previous = previous_snapshot(out)
         writer: StoreWriter | None = None
-        written: Callable[[], tuple[dict[str, str], Layout]] | None = None
+        written: Callable[[], tuple[dict[str, str], Pieces]] | None = None
 
         inferred_ready: Future[Chunk] = Future()
         project_ready: Future[Project] = Future()
@@ -818,8 +810,10 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         def start_store(project: Project) -> Store | None:
             # The store and the files need nothing the rules or the shapes compute but the
             # inferred graph: they are made beside them, the files up to the inferred graph at
-            # once, and thrown away with the folder if the build fails.
-            nonlocal writer, written, tmp_folder
+            # once, and thrown away with the folder if the build fails. So are the digests of
+            # the inputs, for the manifest.
+            nonlocal writer, written, tmp_folder, inputs_read
+            inputs_read = _in_background(lambda: _input_digests(root, project.digests))
             if changed_graphs(project, previous) == set():  # it is likely the same build
                 stopped.set()  # (before the files begun early, if any, learn of the project)
                 project_ready.set_result(project)
@@ -837,11 +831,6 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             writer = StoreWriter(folder / C.OUT_STORE, project, previous)
             return writer.store
 
-        def start_inputs(project: Project) -> Store | None:
-            nonlocal inputs_read
-            inputs_read = _in_background(lambda: _input_digests(root, project.digests))
-            return start_store(project)
-
         def start_files(project: Project, inferred: Chunk) -> None:
             if writer is not None:
                 inferred_ready.set_result(inferred)
@@ -855,7 +844,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 cache,
                 previous,
                 progress,
-                on_read=start_inputs,
+                on_read=start_store,
                 views=True,
                 on_inferred=start_files,
                 on_known=start_early,

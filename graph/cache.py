@@ -323,6 +323,14 @@ class Context:
         return sha(self.salt, known, "\n".join(sorted(self.rules)))
 
 
+def stamp(path: Path | str | int) -> tuple[int, ...]:
+    """What says a file (a path, or an open descriptor) is as it was: its size, modification and
+    change times, inode and device. The change time moves on with any write and cannot be set
+    back. OSError if there is no such file."""
+    st = os.fstat(path) if isinstance(path, int) else os.stat(path)
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+
+
 class FileDigests:
     """The SHA-256 of files, remembered between builds (in the cache) by what stat says of them: a
     file whose size, modification and change times and inode are what they were when it was
@@ -342,19 +350,18 @@ class FileDigests:
         (the path it was found by, see remembered)."""
         key = str(path)
         try:
-            st = os.stat(key)
-            stamp = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+            now = stamp(key)
             hit = self.known.get(key)
-            if hit is not None and hit[0] == stamp:
+            if hit is not None and hit[0] == now:
                 digest = hit[1]
             else:
                 with open(key, "rb") as fh:
                     digest = hashlib.sha256(fh.read()).hexdigest()
         except OSError:
             return "unreadable"
-        if time.time_ns() - max(st.st_mtime_ns, st.st_ctime_ns) > 1_000_000_000:
+        if time.time_ns() - max(now[1], now[2]) > 1_000_000_000:  # unchanged for a second
             for name in (key, alias) if alias else (key,):
-                self.seen[name] = (stamp, digest)
+                self.seen[name] = (now, digest)
         return digest
 
     def remembered(self, path: str) -> str | None:
@@ -364,10 +371,9 @@ class FileDigests:
         if hit is None:
             return None
         try:
-            st = os.stat(path)
+            if hit[0] != stamp(path):
+                return None
         except OSError:
-            return None
-        if hit[0] != (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev):
             return None
         self.seen[path] = hit
         return hit[1]

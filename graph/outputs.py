@@ -24,11 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from graph import constants as C
-from graph.cache import Cache, Chunk, ChunkSource, Layout, Previous, Unit, code_salt, headers, sha
+from graph.cache import (
+    Cache,
+    Chunk,
+    ChunkSource,
+    Layout,
+    Previous,
+    Unit,
+    code_salt,
+    headers,
+    sha,
+    stamp,
+)
 from graph.cache import turtle as turtle_of
 from graph.errors import RunError
 
 FILES = (C.OUT_NQUADS, C.OUT_TRIG, C.OUT_TURTLE, C.OUT_JSONLD)
+Pieces = dict[str, dict[str, tuple[str, int, int]]]  # file -> graph -> (digest, offset, length)
 _BATCH = 4 << 20  # bytes handed to a file's thread at a time
 _WRITEBACK = 32 << 20  # bytes written after which the disk is asked to start on them
 
@@ -39,10 +51,10 @@ def write_outputs(
     cache: Cache,
     folder: Path,
     previous: Previous | None = None,
-) -> tuple[dict[str, str], Layout]:
+) -> tuple[dict[str, str], Pieces]:
     """Write the four files of these graphs (in output order) into folder; return their SHA-256s
-    and where each graph is in them. The graphs that the previous snapshot's files hold as they
-    are now are copied from there (see _old_files)."""
+    and where each graph is in them (for keep_layout). The graphs that the previous snapshot's
+    files hold as they are now are copied from there (see _old_files)."""
     trig_head, ttl_head = headers()
     heads = {C.OUT_TRIG: trig_head, C.OUT_TURTLE: ttl_head, C.OUT_JSONLD: b"["}
     with _old_files(cache, previous) as old:
@@ -67,15 +79,17 @@ def write_outputs(
         finally:
             for file in files.values():
                 file.close()
-    layout = Layout(_salt(), {n: (f.stamp, f.pieces) for n, f in files.items()})
-    return sums, layout
+    return sums, {name: file.pieces for name, file in files.items()}
 
 
-def stamp(path: Path | int) -> tuple[int, ...]:
-    """What says a file is as it was: its size, modification and change times and inode (the
-    change time moves on with any write, and cannot be set back)."""
-    st = os.fstat(path) if isinstance(path, int) else os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+def keep_layout(cache: Cache, digest: str, snapshot: Path, pieces: Pieces) -> None:
+    """Keep where each graph is in a snapshot's merged files (as write_outputs said), with the
+    files' stamps as they are in the snapshot, for the next build to copy from."""
+    files = {}
+    for name, where in pieces.items():
+        with contextlib.suppress(OSError):
+            files[name] = (stamp(snapshot / name), where)
+    cache.put("layouts", digest, Layout(_salt(), files))
 
 
 def _salt() -> str:
@@ -157,11 +171,6 @@ class _File:
 
     def __post_init__(self) -> None:
         self._writer = _Writer(self.path)
-
-    @property
-    def stamp(self) -> tuple[int, ...]:
-        assert self._writer is not None
-        return self._writer.stamp
 
     def add_bytes(self, data: bytes) -> None:
         self._copy()
@@ -245,7 +254,6 @@ class _Writer:
         self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
         self.sha = hashlib.sha256()
         self.size = 0
-        self.stamp: tuple[int, ...] = ()
         self.error: BaseException | None = None
         self.aborted = False
         self.thread = threading.Thread(target=self._run, name=f"dkg-{path.name}", daemon=True)
@@ -269,7 +277,6 @@ class _Writer:
                 fh.flush()
                 if not self.aborted:
                     os.fsync(fh.fileno())
-                self.stamp = stamp(fh.fileno())
         except BaseException as exc:  # handed to finish(); what is still put is let go
             self.error = exc
             while self.queue.get() is not _END:
