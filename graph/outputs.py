@@ -22,6 +22,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from graph import constants as C
 from graph.cache import (
@@ -75,6 +76,8 @@ def write_outputs(
                         chunk = chunk or source.chunk(item)
                         file.add(graph, digest, _piece(chunk, name))
             files[C.OUT_JSONLD].add_bytes(b"]")
+            for file in files.values():  # every file is complete before any is waited for
+                file.end()
             sums = {name: file.finish() for name, file in files.items()}
         finally:
             for file in files.values():
@@ -119,16 +122,6 @@ class _Old:
         """Where this graph is, in this version (digest), if the file holds it."""
         found = self.pieces.get(graph)
         return (found[1], found[2]) if found is not None and found[0] == digest else None
-
-    def read(self, offset: int, length: int) -> Iterator[bytes]:
-        """A range of the file, in batches."""
-        end = offset + length
-        while offset < end:
-            data = os.pread(self.fd, min(_BATCH, end - offset), offset)
-            if not data:
-                raise RunError("the last build's files changed while this one read them")
-            offset += len(data)
-            yield data
 
 
 @contextlib.contextmanager
@@ -207,18 +200,20 @@ class _File:
             self._run = (offset, offset + length)
         self.pieces[graph] = (digest, self.size, length)
         self.size += length
+        if self._run[1] - self._run[0] >= _WRITEBACK:
+            self._copy()  # the writer starts on it while the rest is found (or waited for)
         return True
 
     def _copy(self) -> None:
-        """Hand the range of the old file being copied to the writer."""
+        """Hand the range of the old file being copied to the writer, which reads it itself: a
+        range can be a hundred megabytes, and the four files are assembled by one thread."""
         if self._run is None:
             return
         assert self.old is not None and self._writer is not None
         self._send()
         start, end = self._run
         self._run = None
-        for data in self.old.read(start, end - start):
-            self._writer.put(data)
+        self._writer.put(_Range(self.old.fd, start, end - start))
 
     def _send(self) -> None:
         if self._pending:
@@ -227,10 +222,16 @@ class _File:
             self._pending.clear()
             self._pending_size = 0
 
-    def finish(self) -> str:
-        """Write what is left and wait until the file is durable; its SHA-256."""
+    def end(self) -> None:
+        """Hand the writer what is left: the file is complete (see finish)."""
         self._copy()
         self._send()
+        assert self._writer is not None
+        self._writer.end()
+
+    def finish(self) -> str:
+        """Wait until the file is written and durable; its SHA-256."""
+        self.end()
         assert self._writer is not None
         digest = self._writer.finish()
         if self._writer.size != self.size:
@@ -246,41 +247,70 @@ class _File:
 _END = None  # what tells a _Writer that its file is complete
 
 
+@dataclass(frozen=True)
+class _Range:
+    """A range of an old file, for a _Writer to copy."""
+
+    fd: int
+    offset: int
+    length: int
+
+
 class _Writer:
     """A file written and hashed in a thread of its own, from the batches put to it."""
 
     def __init__(self, path: Path):
         self.path = path
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self.queue: queue.Queue[bytes | _Range | None] = queue.Queue(maxsize=16)
         self.sha = hashlib.sha256()
         self.size = 0
+        self._started = 0  # where the disk was last asked to start writing
         self.error: BaseException | None = None
         self.aborted = False
+        self.ended = False
         self.thread = threading.Thread(target=self._run, name=f"dkg-{path.name}", daemon=True)
         self.thread.start()
 
-    def put(self, data: bytes) -> None:
+    def put(self, data: bytes | _Range) -> None:
         self.queue.put(data)
 
     def _run(self) -> None:
         try:
-            with self.path.open("wb") as fh:
-                started = 0
+            with self.path.open("wb", buffering=0) as fh:
                 while (data := self.queue.get()) is not _END:
-                    self.sha.update(data)
-                    fh.write(data)
-                    self.size += len(data)
-                    if self.size - started >= _WRITEBACK:
-                        fh.flush()
-                        _write_back(fh.fileno(), started, self.size - started)
-                        started = self.size
-                fh.flush()
+                    if isinstance(data, _Range):
+                        self._copy(fh, data)
+                    else:
+                        self._write(fh, memoryview(data))
                 if not self.aborted:
                     os.fsync(fh.fileno())
         except BaseException as exc:  # handed to finish(); what is still put is let go
             self.error = exc
             while self.queue.get() is not _END:
                 pass
+
+    def _copy(self, fh: BinaryIO, span: _Range) -> None:
+        """Copy a range of an old file, in batches read into one buffer (a new one for each
+        would cost the kernel a page fault per page)."""
+        buffer = bytearray(min(_BATCH, span.length))
+        offset, end = span.offset, span.offset + span.length
+        while offset < end and not self.aborted:
+            view = memoryview(buffer)[: min(len(buffer), end - offset)]
+            read = os.preadv(span.fd, [view], offset)
+            if not read:
+                raise RunError("the last build's files changed while this one read them")
+            self._write(fh, view[:read])
+            offset += read
+
+    def _write(self, fh: BinaryIO, data: memoryview) -> None:
+        self.sha.update(data)
+        done = 0
+        while done < len(data):  # a raw file may write part of what it is given
+            done += fh.write(data[done:]) or 0
+        self.size += len(data)
+        if self.size - self._started >= _WRITEBACK:
+            _write_back(fh.fileno(), self._started, self.size - self._started)
+            self._started = self.size
 
     def abort(self) -> None:
         """Stop at once: what is written is neither finished nor made durable."""
@@ -291,9 +321,15 @@ class _Writer:
         self.queue.put(_END)
         self.thread.join()
 
+    def end(self) -> None:
+        """Tell the thread that the file is complete."""
+        if not self.ended:
+            self.ended = True
+            self.queue.put(_END)
+
     def finish(self) -> str:
         """Wait until the file is written and durable; its SHA-256. Raises what went wrong."""
-        self.queue.put(_END)
+        self.end()
         self.thread.join()
         if self.error is not None:
             raise self.error
