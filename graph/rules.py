@@ -111,15 +111,24 @@ def apply_rules(store: Store, rules: list[Rule]) -> tuple[bytes, list[Problem]]:
         growing = []
         for rule in due:
             try:
-                triples = store.query(header + rule.query, use_default_graph_as_union=True)
+                result = store.query(header + rule.query, use_default_graph_as_union=True)
             except SyntaxError as exc:
                 problems.append(Problem(rule.where, 0, 0, f"rule is not valid SPARQL: {exc}"))
                 continue
-            if not isinstance(triples, QueryTriples):
+            triples = (
+                (result.serialize(format=RdfFormat.N_TRIPLES) or b"")
+                if isinstance(result, QueryTriples)
+                else None
+            )
+            # Let go of the result here, in the thread that made it (pyoxigraph refuses to free
+            # it in another): rdflib's parser, called below, can leave this frame in a cycle of
+            # frames that the collector frees later, in whatever thread it runs.
+            del result
+            if triples is None:
                 problems.append(Problem(rule.where, 0, 0, "a rule must be a CONSTRUCT query"))
                 continue
             before = len(fresh)
-            for line in (triples.serialize(format=RdfFormat.N_TRIPLES) or b"").splitlines():
+            for line in triples.splitlines():
                 quad = line.removesuffix(b" .") + graph
                 if quad not in added:
                     fresh.add(quad)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import click
 import pytest
@@ -432,3 +433,27 @@ def test_after_a_build_the_collector_runs_but_does_not_walk_what_it_made() -> No
     assert gone() is not None
     gc.collect()
     assert gone() is None
+
+
+def test_a_build_leaves_no_query_result_for_another_thread_to_free(tmp_path: Path) -> None:
+    """pyoxigraph refuses to free a query result in a thread other than the one that made it (it
+    says so on stderr and keeps the memory). What a build leaves in reference cycles is freed by
+    the cycle collector in whatever thread it next runs, a server's or a client's: none of it may
+    be a query result."""
+    import gc
+    import threading
+
+    from graph.rules import _reads
+
+    _reads.cache_clear()  # the rules' patterns are read (by rdflib) again, as in a fresh process
+    build(ROOT, tmp_path / "out")
+    caught: list[Any] = []
+    hook = sys.unraisablehook
+    sys.unraisablehook = caught.append
+    try:
+        collector = threading.Thread(target=gc.collect)
+        collector.start()
+        collector.join()
+    finally:
+        sys.unraisablehook = hook
+    assert not caught, [str(c.exc_value) for c in caught]
