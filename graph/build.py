@@ -268,13 +268,11 @@ def _in_background(work: Callable[[], T]) -> Callable[[], T]:
 
 
 def _let_go(copying: Callable[[], StoreCopy | None] | None) -> None:
-    """Wait for a store copied early, if any, and close it: the folder is about to be removed or
-    the store will not be used."""
+    """Wait for a store copied early, if any, to be done with its folder (the caller then lets go
+    of it: the folder is about to be removed, or the store is not to be used)."""
     if copying is not None:
         with contextlib.suppress(Exception):
-            copied = copying()
-            if copied is not None:
-                copied.close()
+            copying()
 
 
 def _views(
@@ -458,13 +456,9 @@ class StoreCopy:
     """The previous snapshot's store, copied into the new snapshot's folder and open, and the
     previous inferred graph (which it holds)."""
 
-    store: Store | None  # None once let go of
+    store: Store
     previous: Previous
     inferred: Chunk
-
-    def close(self) -> None:
-        """Let go of the store (RocksDB closes it when nothing holds it any more)."""
-        self.store = None
 
 
 def copy_store(
@@ -503,32 +497,21 @@ class StoreWriter:
     rather than a fork, because RocksDB's background threads do not survive a fork.
     """
 
-    def __init__(
-        self,
-        folder: Path,
-        project: Project,
-        previous: Previous | None,
-        copied: StoreCopy | None = None,
-    ):
-        """copied: the previous store, if it was copied to folder already (see copy_store)."""
+    def __init__(self, folder: Path, project: Project, copied: StoreCopy | None):
+        """copied: the previous snapshot's store, copied to folder (see copy_store); None: the
+        store is made anew."""
         import pickle
 
         self.folder = folder
         self.project = project
-        if copied is None and previous is not None:
-            copied = copy_store(folder, project.cache, previous)
-        # From the previous snapshot if its inferred graph is at hand to compare with; else anew.
-        if copied is not None and copied.store is None:
-            copied = None  # (let go of: not to be used)
-        self.previous = copied.previous if copied is not None else None
         self.old: Chunk | None = copied.inferred if copied is not None else None
         self.store: Store | None = None  # the copy of the previous store, held here
         self.task = folder.parent / ".store-task.pkl"
         self.process: subprocess.Popen[bytes] | None = None
         self.sent = False
-        if copied is not None and copied.store is not None:
+        if copied is not None:
             changed = changed_graphs(project, copied.previous) or set()
-            self.store, copied.store = copied.store, None
+            self.store = copied.store
             fresh = [x for x in project.graphs() if x.graph in changed]
             replace_graphs(self.store, project, fresh, changed)
             return
@@ -670,7 +653,13 @@ def write_build(
         try:
             if same is None:
                 if writer is None:
-                    writer = StoreWriter(tmp / C.OUT_STORE, compiled.project, compiled.previous)
+                    store = tmp / C.OUT_STORE
+                    previous = compiled.previous
+                    copied = (
+                        copy_store(store, compiled.project.cache, previous) if previous else None
+                    )
+                    writer = StoreWriter(store, compiled.project, copied)
+                    del copied
                 say("writing TriG, Turtle, N-Quads and JSON-LD")
                 files, pieces = (
                     written()
@@ -922,7 +911,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 written = _in_background(
                     lambda: _write_outputs(project, inferred_ready.result, folder, previous)
                 )
-            writer = StoreWriter(folder / C.OUT_STORE, project, previous, copied)
+            writer = StoreWriter(folder / C.OUT_STORE, project, copied)
             del copied
             return writer.store
 
@@ -957,6 +946,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             if writer is not None:
                 writer.abort()
             _let_go(copying)  # a store copied early and never used (the build failed)
+            copying = None
             if tmp_folder is not None:  # (renamed away, if the build was made)
                 shutil.rmtree(tmp_folder, ignore_errors=True)
             pruned()
