@@ -7,9 +7,12 @@ milliseconds. Errors are mapped to exit codes here and nowhere else: 0 fine, 1 t
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import importlib
 import os
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -147,3 +150,35 @@ def root_of(ctx: click.Context) -> Path:
     root = ctx.find_root().obj["root"]
     assert isinstance(root, Path)
     return root
+
+
+def run() -> None:
+    """The `dkg` and `python -m graph` entry point: run the command, then end the process without
+    tearing its heap down.
+
+    A build holds millions of objects (at 100,000 claims, an in-memory store of 1.8 million quads
+    among them), and freeing them one by one as the interpreter shuts down took 0.9-1.4 s after the
+    output was complete and durable. Everything a normal exit does that matters is done first, in
+    the same order: threads that are not daemons are waited for, the exit handlers run and the
+    standard streams are flushed. (Outputs never depend on the heap being freed: a build makes its
+    files durable before it switches to them, so that a crash cannot leave half of them.)
+    """
+    try:
+        main()
+        code: Any = 0  # (click's standalone mode always exits, with SystemExit)
+    except SystemExit as exc:
+        code = exc.code
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # as Python does with sys.exit("message")
+        print(code, file=sys.stderr)
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        # a closed pipe or stream: nothing more can be said there
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)

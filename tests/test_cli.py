@@ -1,0 +1,73 @@
+"""The entry point (`dkg`, `python -m graph`) ends its process without tearing the heap down
+(graph.cli.run): what a normal exit does must still happen, output and exit code included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+# output to a pipe is block-buffered unless PYTHONUNBUFFERED says otherwise: what is not flushed
+# before os._exit is lost
+BUFFERED = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+
+
+def _python(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        env=BUFFERED,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_output_to_a_pipe_and_the_exit_code_survive(tmp_path: Path) -> None:
+    ok = subprocess.run(
+        [sys.executable, "-m", "graph", "--help"],
+        env=BUFFERED,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "Usage:" in ok.stdout and "render" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "graph", "-C", str(tmp_path), "query", "no-such-query"],
+        env=BUFFERED,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1
+    assert bad.stderr.strip() and "Traceback" not in bad.stderr
+
+
+def test_threads_and_exit_handlers_finish_before_the_process_ends(tmp_path: Path) -> None:
+    done = tmp_path / "done"
+    result = _python(
+        f"""
+        import atexit, sys, threading, time
+        from pathlib import Path
+        from graph.cli import run
+
+        def late():
+            time.sleep(0.3)
+            Path({str(done)!r}).write_text("written")
+
+        threading.Thread(target=late).start()
+        atexit.register(lambda: print("exit handler ran"))
+        sys.argv = ["dkg", "--version"]
+        run()
+        """,
+        ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "version" in result.stdout
+    assert result.stdout.rstrip().endswith("exit handler ran")
+    assert done.read_text() == "written"
