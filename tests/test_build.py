@@ -457,3 +457,53 @@ def test_a_build_leaves_no_query_result_for_another_thread_to_free(tmp_path: Pat
     finally:
         sys.unraisablehook = hook
     assert not caught, [str(c.exc_value) for c in caught]
+
+
+def test_a_large_build_reads_its_rules_in_a_child_while_it_reads_the_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """What the rules read (rdflib's parse, 0.4 s) is worked out by a child process at the start
+    of a large build, and the build uses it; a child that fails leaves the work to the build, in
+    silence. The outputs are the same either way."""
+    import graph.cache
+    import graph.rules
+
+    project = copy_project(tmp_path / "project")
+    reference = tmp_path / "reference"
+    build(project, reference)
+    pids = tmp_path / "pids"
+    real = graph.rules._reads.__wrapped__
+    parent = str(os.getpid())
+
+    def recorded(query: str) -> graph.rules.Reads:
+        with pids.open("a") as fh:
+            fh.write(f"{os.getpid()}\n")
+        return real(query)
+
+    monkeypatch.setattr(graph.cache, "READ_AHEAD_FROM", 0)  # the project is small
+    monkeypatch.setattr(graph.rules, "_reads", recorded)
+    ahead = tmp_path / "ahead"
+    build(project, ahead)
+    readers = set(pids.read_text().split())
+    assert readers and parent not in readers, "the build read the rules itself"
+    assert len(list((ahead / "cache" / "reads").rglob("*.pkl"))) == 2
+
+    put = graph.cache.Cache.put
+
+    def full_disk_in_the_child(self: graph.cache.Cache, kind: str, key: str, value: Any) -> None:
+        if kind == "reads" and str(os.getpid()) != parent:
+            raise OSError(28, "No space left on device")
+        put(self, kind, key, value)
+
+    monkeypatch.setattr(graph.cache.Cache, "put", full_disk_in_the_child)
+    pids.unlink()
+    capfd.readouterr()
+    alone = tmp_path / "alone"
+    build(project, alone)
+    assert "Traceback" not in capfd.readouterr().err
+    assert parent in set(pids.read_text().split()), "the build did not read the rules itself"
+    for out in (ahead, alone):
+        for name in ("dkg.nq", "dkg.trig", "coverage.json"):
+            assert (current_snapshot(out) / name).read_bytes() == (
+                current_snapshot(reference) / name
+            ).read_bytes()
