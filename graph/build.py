@@ -170,7 +170,11 @@ def _compile(
             edits.append(edit_of(EmbeddedBackend.over(store), graph))
 
         # the last facts, which the coverage matrix is updated from after an edit
-        last = _stored_views(previous.snapshot) if views and previous is not None else None
+        last = (
+            _stored_views(previous.snapshot, whole=False)
+            if views and previous is not None
+            else None
+        )
         old = next(iter(last.values())) if last else None  # (the one view: coverage.json)
         # Whole-graph queries are ten times slower on RocksDB: the snapshot's store is read
         # only if nothing whole is asked of it (the facts, too, only updated).
@@ -292,7 +296,8 @@ def _views(
     backend = EmbeddedBackend.over(store)
     facts = None
     old = None
-    with contextlib.suppress(ValueError, KeyError, TypeError):  # damaged: computed again
+    # damaged (only the code's mark was looked for): computed again
+    with contextlib.suppress(ValueError, KeyError, TypeError, IndexError, AttributeError):
         old = coverage.Facts.from_json(last) if last is not None and edit is not None else None
     if old is not None and edit is not None:
         facts = coverage.updated(old, backend, edit, coverage.LANGS)
@@ -318,12 +323,17 @@ def _reused(
     return (inferred, previous.validated, stored) if stored is not None else None
 
 
-def _stored_views(snapshot: Path) -> dict[str, bytes] | None:
-    """The views of a snapshot, if this code would write them the same; else None."""
+def _stored_views(snapshot: Path, whole: bool = True) -> dict[str, bytes] | None:
+    """The views of a snapshot, if this code would write them the same; else None. whole: read
+    them to make sure; else only look for the code's mark (for facts that are only updated, and
+    read whole there: see _views)."""
     from graph.reports import coverage
 
     data = _read(snapshot / coverage.VIEW)
-    return {coverage.VIEW: data} if data is not None and coverage.is_current(data) else None
+    if data is None:
+        return None
+    current = coverage.is_current(data) if whole else coverage.written_here(data)
+    return {coverage.VIEW: data} if current else None
 
 
 def compile_project(root: Path, progress: Progress | None = None, shapes: bool = True) -> Compiled:

@@ -411,6 +411,23 @@ def test_coverage_facts_from_other_code_are_computed_again(project: Path, tmp_pa
     assert view.read_bytes() == good
 
 
+def test_damaged_coverage_facts_are_computed_again_after_an_edit(
+    project: Path, tmp_path: Path
+) -> None:
+    """A rebuild looks only for the code's mark in the last facts before it relies on them;
+    facts that carry it but are damaged are computed again, whole."""
+    out = tmp_path / "out"
+    _, snapshot = build(project, out)
+    view = snapshot / "coverage.json"
+    good = view.read_bytes()
+    cut = good.index(b'"code":"')
+    view.write_bytes(good[: cut + 40] + b"]]]")  # the mark is there, the rest is not JSON
+    GENERATE.edit_one(project)
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_check_after_a_build_validates_only_what_changed(project: Path, tmp_path: Path) -> None:
     from graph.build import compile_project
     from graph.layout import default_out

@@ -332,6 +332,13 @@ VIEW = "coverage.json"  # the file of a build snapshot that holds Facts.to_json(
 LANGS = ["en", "nl"]
 
 
+def written_here(data: bytes) -> bool:
+    """Whether stored facts say this code wrote them, found without reading them (10 MB at 100,000
+    claims, on a rebuild's longest path): the top-level "code" is the only key of that name (the
+    keys below it are IRIs and languages). Damaged facts may pass: Facts.from_json finds out."""
+    return f'"code":"{view_code()}"'.encode() in data
+
+
 def is_current(data: bytes) -> bool:
     """Whether stored facts were written by this code (else they are computed again)."""
     import orjson
