@@ -48,7 +48,13 @@ class Run:
 
 
 def timed(cmd: list[str], env: dict[str, str] | None = None, timeout: float = 3600) -> Run:
-    """Run a command to completion; its wall time and the peak memory of its process."""
+    """Run a command to completion; its wall time and the peak memory of its process.
+
+    What earlier steps wrote is flushed to disk first (sync, not timed): a step is not to be
+    charged with the writeback of the gigabytes the step before it wrote (a rebuild right after a
+    full build took 2.5-3.5 s instead of 1.5-1.7 s here), which a user who edits a file between
+    two builds never waits for either."""
+    os.sync()
     start = time.perf_counter()
     proc = subprocess.Popen(
         cmd,
