@@ -2,9 +2,9 @@
 content hash of everything it depends on, so a rebuild after editing one file reads, checks and
 compiles only that file, and the result is byte for byte what a full build writes.
 
-Per file (a "unit"): the parsed records (the parse cache, keyed by the file's bytes), the result of
-checking it (problems, quote coverage, claim lines) and its named graph, serialised once in every
-output format. The outputs are the concatenation of those pieces in graph order, so a full build
+Per file (a "unit"): the result of checking it (problems, quote coverage, claim lines), its named
+graph, serialised once in every output format, and its loaded YAML (the parse cache, used when the
+file's bytes are the same but its unit is not). The registry's YAML is kept by its bytes. The outputs are the concatenation of those pieces in graph order, so a full build
 and an incremental one assemble the same bytes from the same pieces.
 
 The graph as a whole is needed for the rules and the shapes: it is loaded into an in-memory store
@@ -209,11 +209,13 @@ class Unit:
 
 @dataclass
 class Payload:
-    """The large part of a unit, read only when needed: its graph and where its claims are."""
+    """The large part of a unit, read only when needed: its graph and where its claims are; and
+    the file's loaded YAML (its parse cache: see _parse_document)."""
 
     chunk: Chunk | None
     claim_lines: dict[tuple[str, str], tuple[str, int]]
     doc_line: tuple[str, int] | None
+    parsed: bytes = b""  # the Located or the Problem of _parse, pickled: read only if asked
 
 
 # What an entry of each kind must look like to be used (a bad copy or another version may hold a
@@ -445,18 +447,44 @@ def _parse(
     return record, located, problems
 
 
-def process_file(rel: str, yaml: str) -> Unit:
-    """Read, check and compile one extraction file (in a worker, or in the main process)."""
+def _parse_document(
+    root: Path, path: Path, cache: Cache, before: str | None
+) -> tuple[Any, Located | None, list[Problem], bytes]:
+    """An extraction file's record, as _parse reads it, and its loaded YAML (or the problem that
+    kept it from loading) pickled, for its unit's payload.
+
+    The parse cache of extraction files is in their units' payloads rather than in entries of
+    their own (a file each: creating 2,000 more files took 1.5-2 s of a 100,000-claim build's
+    CPU). before: the key of the file's last unit, if the file's bytes are the same (its context
+    changed: the registry, say), whose payload then holds what is needed; pickled apart from the
+    rest, so that reading a payload for its graph does not unpickle it too."""
+    if before is not None:
+        old = cache.get("units", before)
+        if isinstance(old, Payload) and old.parsed:
+            with contextlib.suppress(Exception):  # damaged: parsed again
+                hit = pickle.loads(old.parsed)
+                if isinstance(hit, Located):
+                    return (*validated(hit, Extraction), old.parsed)
+                if isinstance(hit, Problem):
+                    return None, None, [hit], old.parsed
+    record, located, problems = _load_model(path, root, Extraction)
+    kept = located if located is not None else problems[0]
+    return record, located, problems, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def process_file(rel: str, yaml: str, before: str | None = None) -> Unit:
+    """Read, check and compile one extraction file (in a worker, or in the main process).
+    before: the key of its last unit, if its bytes are the same (see _parse_document)."""
     from graph.compile import compile_document, graph_iri
 
     context: Context = _WORKER["context"]
     cache: Cache = _WORKER["cache"]
     root = context.root
     path = root / rel
-    record, located, problems = _parse(root, path, sha(rel, yaml), cache, Extraction)
+    record, located, problems, parsed = _parse_document(root, path, cache, before)
     if record is None or located is None:
         unit = Unit(rel, sha(context.digest, rel, yaml, "\0failed"), yaml, problems=list(problems))
-        cache.put("units", unit.key, Payload(None, {}, None))
+        cache.put("units", unit.key, Payload(None, {}, None, parsed))
         return unit
     doc = Document(path, located, record)
     meta = record.document
@@ -485,13 +513,14 @@ def process_file(rel: str, yaml: str) -> Unit:
         )
         unit.graph, unit.digest, unit.quads = chunk.graph, chunk.digest, chunk.quads
     doc_line = (located.file, located.where(("document",))[0])
-    cache.put("units", key, Payload(chunk, found.claim_lines, doc_line))
+    payload = Payload(chunk, found.claim_lines, doc_line, parsed)
+    cache.put("units", key, payload)
     if not cache.writable:
-        _WORKER.setdefault("kept", {})[key] = Payload(chunk, found.claim_lines, doc_line)
+        _WORKER.setdefault("kept", {})[key] = payload
     return unit
 
 
-def _process(task: tuple[str, str]) -> Unit:
+def _process(task: tuple[str, str, str | None]) -> Unit:
     return process_file(*task)
 
 
@@ -524,7 +553,6 @@ class Project:
             "digests": {"files"},
         }
         for u in self.units:
-            keep["parsed"].add(sha(u.rel, u.yaml))
             keep["units"].add(u.key)
         for kind, key in self.registry_keys.items():
             keep[kind].add(key)
@@ -728,7 +756,7 @@ def _units(
     known = known_ids(corpus, result.entities, set(guess.values()))
     context = Context(root, frozenset(known) if known is not None else None, rules, salt)
     units: dict[str, Unit] = {}
-    todo: list[tuple[str, str]] = []
+    todo: list[tuple[str, str, str | None]] = []
     for rel in rels:
         old = index.get(rel)
         if (
@@ -738,8 +766,9 @@ def _units(
             and cache.has("units", old.key)
         ):
             units[rel] = old
-        else:
-            todo.append((rel, yamls[rel]))
+        else:  # with the last unit of the same bytes, whose payload holds the parsed file
+            before = old.key if old is not None and old.yaml == yamls[rel] else None
+            todo.append((rel, yamls[rel], before))
     say(
         f"reading {len(todo)} of {len(rels)} extraction files"
         if todo
@@ -760,7 +789,7 @@ def _no_bar(_total: int, _what: str) -> Iterator[Advance]:
 
 
 def _run(
-    todo: list[tuple[str, str]], context: Context, cache: Cache, every_format: bool
+    todo: list[tuple[str, str, str | None]], context: Context, cache: Cache, every_format: bool
 ) -> Iterator[Unit]:
     workers = min(os.cpu_count() or 1, 8)
     if len(todo) < PARALLEL_FROM or workers < 2 or not cache.writable:

@@ -217,6 +217,27 @@ def test_a_rebuild_with_nothing_changed_reads_nothing(
     assert first == second
 
 
+def test_a_new_entity_checks_every_file_again_without_parsing_it(
+    project: Path, tmp_path: Path, parsed: list[str]
+) -> None:
+    """A new id changes every file's context, so each is checked again: from the YAML its last
+    unit's payload keeps (the parse cache), not from the file."""
+    out = tmp_path / "out"
+    build(project, out)
+    parsed.clear()
+    registry = project / "extract" / "entities.yaml"
+    registry.write_text(
+        registry.read_text(encoding="utf-8")
+        + '  - id: new-fund\n    type: "Instrument"\n    label: {nl: "nieuw fonds", en: "new fund"}\n',
+        encoding="utf-8",
+    )
+    said = steps(project, out)
+    assert parsed == ["extract/entities.yaml"]
+    assert any(f"reading {len(documents(project))} of" in s for s in said), said
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_editing_the_registry_checks_every_file_again_without_parsing_it(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
