@@ -4,8 +4,9 @@ compiles only that file, and the result is byte for byte what a full build write
 
 Per file (a "unit"): the result of checking it (problems, quote coverage, claim lines), its named
 graph, serialised once in every output format, and its loaded YAML (the parse cache, used when the
-file's bytes are the same but its unit is not). The registry's YAML is kept by its bytes. The outputs are the concatenation of those pieces in graph order, so a full build
-and an incremental one assemble the same bytes from the same pieces.
+file's bytes are the same but its unit is not; the registry's is kept by its bytes). The outputs
+are the concatenation of those pieces in graph order, so a full build and an incremental one
+assemble the same bytes from the same pieces.
 
 The graph as a whole is needed for the rules and the shapes: it is loaded into an in-memory store
 (whole-graph queries run there about ten times faster than on RocksDB), the rules run again unless
@@ -437,14 +438,21 @@ def _parse(
     pickling the records was four fifths of the entry's cost on every new file, and making one
     again from the YAML is cheaper than reading the YAML again, which is what the entry saves.
     """
-    hit = cache.get("parsed", key)
+    found = _from_parsed(cache.get("parsed", key), model)
+    if found is not None:
+        return found
+    record, located, problems = _load_model(path, root, model)
+    cache.put("parsed", key, located if located is not None else problems[0])
+    return record, located, problems
+
+
+def _from_parsed(hit: Any, model: type[Any]) -> tuple[Any, Located | None, list[Problem]] | None:
+    """What _parse returns, from what the parse cache kept (None: it kept nothing usable)."""
     if isinstance(hit, Located):
         return validated(hit, model)
     if isinstance(hit, Problem):
         return None, None, [hit]
-    record, located, problems = _load_model(path, root, model)
-    cache.put("parsed", key, located if located is not None else problems[0])
-    return record, located, problems
+    return None
 
 
 def _parse_document(
@@ -462,11 +470,9 @@ def _parse_document(
         old = cache.get("units", before)
         if isinstance(old, Payload) and old.parsed:
             with contextlib.suppress(Exception):  # damaged: parsed again
-                hit = pickle.loads(old.parsed)
-                if isinstance(hit, Located):
-                    return (*validated(hit, Extraction), old.parsed)
-                if isinstance(hit, Problem):
-                    return None, None, [hit], old.parsed
+                found = _from_parsed(pickle.loads(old.parsed), Extraction)
+                if found is not None:
+                    return (*found, old.parsed)
     record, located, problems = _load_model(path, root, Extraction)
     kept = located if located is not None else problems[0]
     return record, located, problems, pickle.dumps(kept, protocol=pickle.HIGHEST_PROTOCOL)
