@@ -922,9 +922,15 @@ def working_store(project: Project, say: Say) -> Store:
 
     Every load of the build's own N-Quads is lenient: pyoxigraph wrote them from terms it had
     checked, so checking each IRI again only costs a fifth of the load (2 s at 100,000 claims).
+
+    The command that loads it ends soon after it is done with it: the store is not freed before
+    then (see graph.cli.keep_to_exit).
     """
+    from graph.cli import keep_to_exit
+
     say("loading the graph for the rules and shapes")
     store = Store()
+    keep_to_exit(store)
     store.load(chunk_stream(project, project.graphs()), format=RdfFormat.N_QUADS, lenient=True)
     return store
 

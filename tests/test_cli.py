@@ -71,3 +71,38 @@ def test_threads_and_exit_handlers_finish_before_the_process_ends(tmp_path: Path
     assert "version" in result.stdout
     assert result.stdout.rstrip().endswith("exit handler ran")
     assert done.read_text() == "written"
+
+
+def test_a_value_kept_to_exit_is_freed_only_outside_run() -> None:
+    """graph.cli.keep_to_exit spares a command's process freeing what it holds (a build's
+    in-memory store) just before os._exit; anywhere else the value is freed as usual."""
+    result = _python(
+        """
+        import sys
+        import click
+        from graph import cli
+
+        class Big:
+            def __del__(self):
+                print("freed", flush=True)
+
+        value = Big()
+        cli.keep_to_exit(value)
+        del value
+        print("let go outside run", flush=True)
+
+        @click.command()
+        def demo():
+            kept = Big()
+            cli.keep_to_exit(kept)
+            del kept
+            print("let go in a command", flush=True)
+
+        cli.COMMANDS["demo"] = ("__main__", "demo", "a command of this test")
+        sys.argv = ["dkg", "demo"]
+        cli.run()
+        """,
+        ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["freed", "let go outside run", "let go in a command"]
