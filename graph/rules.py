@@ -256,7 +256,7 @@ def _reads(query: str) -> Reads:
                 continue
             others = " ".join(f"{q} ." for j, q in patterns.items() if j != i)
             asks.append(Ask(patterns[i], f"{others} {values} {filters}"))
-    return Reads(asks)
+    return Reads(list(dict.fromkeys(asks)))  # a block written twice is asked about once
 
 
 def _walk(

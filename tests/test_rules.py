@@ -83,6 +83,15 @@ def test_a_triple_counts_only_if_the_rest_of_its_block_can_match() -> None:
     assert not changed(query, store_with(document=f"<{EX}c2> <{EX}kind> <{EX}K> .", inferred=new))
 
 
+def test_a_block_written_twice_is_asked_about_once() -> None:
+    block = f"?c <{EX}kind> <{EX}K> ; <{EX}val> ?v ."
+    once = R._reads(f"CONSTRUCT {{ ?c <{EX}seen> ?v }} WHERE {{ {block} }}")
+    twice = R._reads(
+        f"CONSTRUCT {{ ?c <{EX}seen> ?v }} WHERE {{ {{ {block} }} UNION {{ {block} }} }}"
+    )
+    assert once.asks and twice.asks == once.asks
+
+
 def test_values_joined_to_a_block_limit_what_counts() -> None:
     query = f"CONSTRUCT {{ ?s <{EX}seen> ?o }} WHERE {{ ?s ?p ?o . VALUES ?p {{ <{EX}a> }} }}"
     assert not changed(query, store_with(inferred=f"<{EX}x> <{EX}z> <{EX}y> ."))
