@@ -238,6 +238,36 @@ def test_a_new_entity_checks_every_file_again_without_parsing_it(
     assert_same_build(out, tmp_path / "full")
 
 
+def test_a_damaged_parse_cache_in_a_payload_is_parsed_from_the_file_again(
+    project: Path, tmp_path: Path, parsed: list[str]
+) -> None:
+    """The YAML a unit's payload keeps is used only if it reads back as what was kept: one that
+    does not unpickle, or unpickles to something else, is parsed from the file again."""
+    import pickle
+
+    out = tmp_path / "out"
+    build(project, out)
+    cache = graph.cache.Cache(out / "cache")
+    units = cache.get("index", "units")
+    damaged = sorted(units)[:2]
+    for rel, blob in zip(damaged, [b"not a pickle", pickle.dumps({"a": "dict"})], strict=True):
+        payload = cache.get("units", units[rel].key)
+        assert isinstance(payload, graph.cache.Payload) and payload.parsed
+        payload.parsed = blob
+        cache.put("units", units[rel].key, payload)
+    parsed.clear()
+    registry = project / "extract" / "entities.yaml"  # a new id: every file is checked again
+    registry.write_text(
+        registry.read_text(encoding="utf-8")
+        + '  - id: new-fund\n    type: "Instrument"\n    label: {nl: "nieuw fonds", en: "new fund"}\n',
+        encoding="utf-8",
+    )
+    build(project, out)
+    assert sorted(parsed) == sorted(["extract/entities.yaml", *damaged])
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_editing_the_registry_checks_every_file_again_without_parsing_it(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
