@@ -83,6 +83,7 @@ _SequenceStart = yaml.SequenceStartEvent
 _MappingEnd = yaml.MappingEndEvent
 _SequenceEnd = yaml.SequenceEndEvent
 # an anchor is only there to be aliased; refusing both keeps every value written out
+_TOO_DEEP = f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the data"
 _NO_ALIASES = "YAML aliases (*name) are not allowed, nor anchors (&name); write the value out"
 
 
@@ -200,9 +201,7 @@ class _Builder:
                 top[2] = key
                 continue
             if len(stack) > MAX_YAML_DEPTH:
-                raise self.fail(
-                    event, f"nesting deeper than {MAX_YAML_DEPTH} levels; flatten the data"
-                )
+                raise self.fail(event, _TOO_DEEP)
             if top is None:
                 path: Path_ = ()
             elif top[3]:
@@ -315,6 +314,8 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
         rows = text.splitlines()  # the line breaks YAML knows: \n, \r\n, \r, \x85, \u2028...
         if line > len(rows):  # libyaml marks the end of a file without a final newline one further
             line, col = max(len(rows), 1), len(rows[-1]) + 1 if rows else 1
+        if what == "exceeded maximum nesting depth":  # libyaml >= 0.2.6 stops at 1,000 levels
+            raise YamlProblem(Problem(name, line, col, _TOO_DEEP)) from exc
         if "\t" in (rows[line - 1] if 0 < line <= len(rows) else ""):
             what += " (a tab: YAML is indented with spaces, never tabs)"
         raise YamlProblem(Problem(name, line, col, f"YAML syntax: {what}")) from exc
