@@ -10,15 +10,11 @@ byte-identical and land in the same snapshot (named by the digest of their N-Qua
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import gc
 import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -38,23 +34,34 @@ from graph.cache import (
     Project,
     Unit,
     changed_graphs,
-    chunk_stream,
     counts,
     infer,
     kept_inferred,
     make_chunk,
     previous_snapshot,
     read_project,
-    replace_graphs,
-    replace_inferred,
     reuse,
     validate_graphs,
     working_store,
 )
 from graph.check import CheckResult
 from graph.errors import Problem, RunError, counted, display_path
-from graph.layout import current_snapshot, default_out, make_folder, reader_lock
+from graph.layout import (
+    build_lock,
+    current_snapshot,
+    default_out,
+    early_pruning,
+    make_current,
+    new_snapshot_folder,
+    no_readers,
+    read_or_none,
+    reader_lock,
+    refresh_snapshot,
+    same_as_current,
+    write_synced,
+)
 from graph.load import Corpus
+from graph.storefill import StoreCopy, StoreWriter, copy_store
 
 if TYPE_CHECKING:
     from graph.outputs import Pieces
@@ -329,7 +336,7 @@ def _stored_views(snapshot: Path, whole: bool = True) -> dict[str, bytes] | None
     read whole there: see _views)."""
     from graph.reports import coverage
 
-    data = _read(snapshot / coverage.VIEW)
+    data = read_or_none(snapshot / coverage.VIEW)
     if data is None:
         return None
     current = coverage.is_current(data) if whole else coverage.written_here(data)
@@ -352,13 +359,6 @@ def compile_project(root: Path, progress: Progress | None = None, shapes: bool =
 
 
 # --- Writing -----------------------------------------------------------------------------------
-
-
-def _write(path: Path, data: bytes) -> None:
-    with path.open("wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
 
 
 def _input_digests(root: Path, digests: FileDigests) -> dict[str, str]:
@@ -461,180 +461,6 @@ def _early_files(
         return _write_outputs(project(), inferred, folder, previous)
 
 
-@dataclass
-class StoreCopy:
-    """The previous snapshot's store, copied into the new snapshot's folder and open, and the
-    previous inferred graph (which it holds)."""
-
-    store: Store
-    previous: Previous
-    inferred: Chunk
-
-
-def copy_store(
-    folder: Path, cache: Cache, previous: Previous, opened: Callable[[], None] = lambda: None
-) -> StoreCopy | None:
-    """Copy the previous snapshot's store to folder (hard links: RocksDB's files are immutable)
-    and open it; None if the previous inferred graph is not in the cache to compare with (then
-    the store is made anew, and folder is left as it was: absent)."""
-    key = previous.graphs.get(C.INFERRED_GRAPH, "")
-    if not cache.has("graphs", key):
-        return None
-    Store.read_only(str(previous.snapshot / C.OUT_STORE)).backup(str(folder))
-    store = Store(str(folder))
-    opened()
-    old = cache.get("graphs", key)
-    if not isinstance(old, Chunk) or old.digest != key:  # damaged since
-        del store
-        shutil.rmtree(folder)
-        return None
-    return StoreCopy(store, previous, old)
-
-
-class StoreWriter:
-    """Fills a snapshot's embedded store while the build goes on.
-
-    From the previous snapshot, when there is one: its store is copied with hard links (RocksDB's
-    files are immutable) and the changed graphs are replaced, here, in a fraction of a second; the
-    build then reads that store (see _compile) and, if the rules infer another graph, has the
-    inferred graph replaced by difference when it finishes.
-
-    Else anew: loading RocksDB is a third of a large build and needs nothing the rules or shapes
-    compute but the inferred graph, so a child process (graph.storefill) loads every other graph
-    while the parent infers, validates and writes the files; the inferred graph is added last, by
-    the child too, once the parent has put it in the cache and sent its digest. A process rather
-    than a thread, so that a build that fails meanwhile can stop it at once; a fresh interpreter
-    rather than a fork, because RocksDB's background threads do not survive a fork.
-    """
-
-    def __init__(self, folder: Path, project: Project, copied: StoreCopy | None):
-        """copied: the previous snapshot's store, copied to folder (see copy_store); None: the
-        store is made anew."""
-        import pickle
-
-        self.folder = folder
-        self.project = project
-        self.old: Chunk | None = copied.inferred if copied is not None else None
-        self.store: Store | None = None  # the copy of the previous store, held here
-        self.task = folder.parent / ".store-task.pkl"
-        self.process: subprocess.Popen[bytes] | None = None
-        self.sent = False
-        if copied is not None:
-            changed = changed_graphs(project, copied.previous) or set()
-            self.store = copied.store
-            fresh = [x for x in project.graphs() if x.graph in changed]
-            replace_graphs(self.store, project, fresh, changed)
-            return
-        if project.cache.folder is None or not project.cache.writable:
-            return  # the graphs are held in this process only: finish() loads them here
-        self.task.write_bytes(
-            pickle.dumps(
-                (folder, project.cache.folder, project.graphs()),
-                protocol=pickle.HIGHEST_PROTOCOL,
-            )
-        )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "graph.storefill", str(self.task)], stdin=subprocess.PIPE
-        )
-
-    def add_inferred(self, inferred: Chunk) -> None:
-        """Have the child add the inferred graph once it has loaded the others (it reads it from
-        the cache, where it must already be)."""
-        if self.process is None or self.sent:
-            return
-        self.sent = True
-        assert self.process.stdin is not None
-        with contextlib.suppress(OSError):  # the child is gone: finish() reports its exit code
-            self.process.stdin.write(inferred.digest.encode() + b"\n")
-            self.process.stdin.close()
-
-    def finish(self, inferred: Chunk) -> None:
-        """Wait for the child to add every graph; RunError if it failed."""
-        if self.store is not None:
-            if self.old is not None and self.old.digest != inferred.digest:
-                replace_inferred(self.store, self.old, inferred)
-            self.store.flush()
-            self.store = None  # closes it: the folder is renamed next
-            return
-        if self.process is None:
-            store = Store(str(self.folder))
-            items = [*self.project.graphs(), inferred]
-            store.bulk_load(
-                chunk_stream(self.project, items), format=RdfFormat.N_QUADS, lenient=True
-            )
-            store.flush()
-            return
-        if not self.sent:
-            self.project.cache.put("graphs", inferred.digest, inferred)
-            self.add_inferred(inferred)
-        code = self.process.wait()
-        self.task.unlink(missing_ok=True)
-        if code != 0:
-            raise RunError(
-                f"could not write the embedded store in {self.folder} (exit code {code}); "
-                "is the disk full?"
-            )
-
-    def abort(self) -> None:
-        """Stop the child (the build failed); the caller removes the folder."""
-        self.store = None
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-        if self.process is not None:
-            self.process.wait()
-            if self.process.stdin is not None:
-                with contextlib.suppress(OSError):
-                    self.process.stdin.close()
-
-
-_HELD: set[Path] = set()  # build folders this process holds the lock of
-
-
-@contextlib.contextmanager
-def build_lock(out: Path, progress: Progress | None = None) -> Iterator[None]:
-    """Serialise builds into one output folder: a second build waits for the first."""
-    make_folder(out)
-    key = out.resolve()
-    if key in _HELD:  # build() holds it around compiling and writing
-        yield
-        return
-    with (out / ".lock").open("w") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if progress:
-                progress("another build is writing to this folder; waiting for it to finish")
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        _HELD.add(key)
-        try:
-            yield
-        finally:
-            _HELD.discard(key)
-
-
-def _same_as_current(out: Path, graphs: dict[str, str]) -> Path | None:
-    """The current snapshot, if it holds exactly these graphs (then there is nothing to write)."""
-    try:
-        snap = (out / C.CURRENT_LINK).resolve(strict=True)
-        manifest = json.loads((snap / C.OUT_MANIFEST).read_text())
-    except (OSError, ValueError):
-        return None
-    return (
-        snap
-        if manifest.get("graphs") == graphs and snap.parent == out.resolve() / "snapshots"
-        else None
-    )
-
-
-def _make_tmp(out: Path) -> Path:
-    """A new temporary snapshot folder in out, as readable as any file the build writes."""
-    tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=out))
-    umask = os.umask(0)  # mkdtemp makes the folder private (0700)
-    os.umask(umask)
-    tmp.chmod(0o777 & ~umask)
-    return tmp
-
-
 def write_build(
     compiled: Compiled,
     out: Path,
@@ -657,9 +483,9 @@ def write_build(
         graphs = {x.graph: x.digest for x in compiled.graphs() if x.graph and x.digest}
         snapshots = out / "snapshots"
         snapshots.mkdir(exist_ok=True)
-        same = _same_as_current(out, graphs)
+        same = same_as_current(out, graphs)
         target = same or snapshots / "unwritten"
-        tmp = writer.folder.parent if writer is not None else _make_tmp(out)
+        tmp = writer.folder.parent if writer is not None else new_snapshot_folder(out)
         try:
             if same is None:
                 if writer is None:
@@ -682,7 +508,7 @@ def write_build(
                 say("writing the embedded store")
                 writer.finish(compiled.inferred)
                 for name, data in sorted(views.items()):
-                    _write(tmp / name, data)
+                    write_synced(tmp / name, data)
                     files[name] = hashlib.sha256(data).hexdigest()
                 inputs = (
                     inputs_read() if inputs_read else _input_digests(root, compiled.project.digests)
@@ -697,13 +523,13 @@ def write_build(
                     "validated": compiled.validated,
                 }
                 # The manifest is written last: a snapshot without one is incomplete.
-                _write(
+                write_synced(
                     tmp / C.OUT_MANIFEST,
                     (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode(),
                 )
-                with _unread(reader_lock(target)) as unread:
+                with no_readers(reader_lock(target)) as unread:
                     if not unread:  # a server reads this very graph, built before: bring it up
-                        _refresh(target, compiled.views, inputs, compiled.validated)
+                        refresh_snapshot(target, compiled.views, inputs, compiled.validated)
                     else:
                         if target.exists():
                             shutil.rmtree(target)
@@ -715,127 +541,14 @@ def write_build(
                 inputs = (
                     inputs_read() if inputs_read else _input_digests(root, compiled.project.digests)
                 )
-                _refresh(same, compiled.views, inputs, compiled.validated)
+                refresh_snapshot(same, compiled.views, inputs, compiled.validated)
         finally:
             if writer is not None:
                 writer.abort()  # nothing left to stop unless something above failed
             if tmp.exists():
                 shutil.rmtree(tmp, ignore_errors=True)
-        link = out / C.CURRENT_LINK
-        tmp_link = out / f".current-{os.getpid()}"
-        with contextlib.suppress(FileNotFoundError):
-            tmp_link.unlink()
-        os.symlink(Path("snapshots") / target.name, tmp_link)
-        os.replace(tmp_link, link)
-        _prune(out, keep={target.name, *_previous(out)})
-        _write(out / ".previous", target.name.encode())
+        make_current(out, target)
     return target
-
-
-def _refresh(
-    snapshot: Path, views: dict[str, bytes], inputs: dict[str, str], validated: str
-) -> None:
-    """Bring a snapshot that holds the same graphs up to date with this build: the views it lacks
-    or has from other code, and in its manifest the input digests (an edit that changes no graph,
-    such as a comment, still changes them) and what the validation depended on (new code or
-    shapes validate the same graphs again). Views and manifest are derived from the graphs and
-    the inputs only, so replacing them (each file in one rename, the manifest last) leaves the
-    snapshot whole at every moment."""
-    manifest = json.loads((snapshot / C.OUT_MANIFEST).read_text())
-    stale = {name: data for name, data in views.items() if _read(snapshot / name) != data}
-    if not stale and manifest.get("inputs") == inputs and manifest.get("validated") == validated:
-        return
-    for name, data in sorted(stale.items()):
-        _replace(snapshot / name, data)
-        manifest["files"][name] = hashlib.sha256(data).hexdigest()
-    manifest["inputs"] = inputs
-    manifest["validated"] = validated
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    _replace(snapshot / C.OUT_MANIFEST, text.encode())
-
-
-def _read(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-
-
-def _replace(path: Path, data: bytes) -> None:
-    part = path.with_name(f".{path.name}.{os.getpid()}")
-    _write(part, data)
-    os.replace(part, path)
-
-
-def _previous(out: Path) -> set[str]:
-    try:
-        return {(out / ".previous").read_text().strip()}
-    except OSError:
-        return set()
-
-
-def _prune(out: Path, keep: set[str]) -> None:
-    """Remove the snapshots but those in keep and those a reader holds (graph.layout.held_snapshot),
-    and the reader locks of snapshots that are gone."""
-    for old in sorted((out / "snapshots").iterdir()):
-        if old.name.startswith("."):  # a reader lock
-            if not (old.parent / old.name[1:].removesuffix(".readers")).exists():
-                with _unread(old):
-                    pass
-        elif old.name not in keep:
-            with _unread(reader_lock(old)) as unread:
-                if unread:
-                    shutil.rmtree(old, ignore_errors=True)
-    for stale in out.glob(".tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    # under the lock, any other temporary link belongs to a build that was killed mid-switch
-    for link in out.glob(".current-*"):
-        link.unlink(missing_ok=True)
-
-
-def _prune_early(out: Path) -> Callable[[], None]:
-    """Start removing, in a thread, what the end of this build would remove anyway: the snapshots
-    but the current one (and the one the last build replaced, if it is still the current one's
-    predecessor) that no reader holds, and the temporary folders of killed builds (listed now,
-    before this build makes its own). Returns a function that waits for it. Removing a snapshot
-    of 100,000 claims takes 0.3 s, which a rebuild no longer waits for at its end."""
-    keep = set(_previous(out))
-    with contextlib.suppress(OSError):
-        keep.add((out / C.CURRENT_LINK).resolve(strict=True).name)
-    folder = out / "snapshots"
-    names = sorted(folder.iterdir()) if folder.is_dir() else []
-    old = [p for p in names if not p.name.startswith(".") and p.name not in keep]
-    stale = list(out.glob(".tmp-*"))
-
-    def work() -> None:
-        for snapshot in old:
-            with _unread(reader_lock(snapshot)) as unread:
-                if unread:
-                    shutil.rmtree(snapshot, ignore_errors=True)
-        for tmp in stale:
-            shutil.rmtree(tmp, ignore_errors=True)
-
-    return _in_background(work) if old or stale else lambda: None
-
-
-@contextlib.contextmanager
-def _unread(lock: Path) -> Iterator[bool]:
-    """Whether no reader holds this reader lock. If none does, none can start while the block runs
-    (it holds the lock exclusively; a reader arriving waits, then finds its snapshot gone and
-    looks again), and the lock file is removed after it."""
-    try:
-        fh = lock.open("a")
-    except OSError:  # no lock can be made here, so no reader holds one
-        yield True
-        return
-    with fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-        lock.unlink(missing_ok=True)
 
 
 def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Compiled, Path]:
@@ -847,7 +560,8 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
     if out.exists() and not out.is_dir():
         raise RunError(f"{out} exists and is not a folder")
     with build_lock(out, progress), paused_gc():
-        pruned = _prune_early(out)
+        work = early_pruning(out)
+        pruned = _in_background(work) if work is not None else lambda: None
         cache = Cache(out / CACHE_DIRNAME)
         previous = previous_snapshot(out)
         writer: StoreWriter | None = None
@@ -864,7 +578,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             # The previous store is copied first, while the project is read: it takes 0.1 s
             # (hard links), and RocksDB syncs its files as it opens them, which would wait
             # behind the files' writes (0.3-0.6 s at 100,000 claims). Let go of if unused.
-            tmp_folder = _make_tmp(out)
+            tmp_folder = new_snapshot_folder(out)
             store_folder = tmp_folder / C.OUT_STORE
 
             def copy() -> StoreCopy | None:
@@ -915,7 +629,7 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
                 copying = None
                 return None
             project_ready.set_result(project)
-            folder = tmp_folder = tmp_folder or _make_tmp(out)
+            folder = tmp_folder = tmp_folder or new_snapshot_folder(out)
             copied, copying = (copying() if copying is not None else None), None
             if written is None:
                 written = _in_background(

@@ -47,6 +47,7 @@ import os, shutil, signal, sys, tempfile
 from pathlib import Path
 import graph.build as build
 import graph.cache as cache
+import graph.storefill as storefill
 
 root, outs = Path(sys.argv[1]), sys.argv[2:]
 kill_at, count = -1, 0
@@ -88,7 +89,7 @@ class Store:  # the stores: opening one and every call on it are steps too
         return iter(self.real)
 
 RealStore = build.Store
-build.Store = cache.Store = Store
+build.Store = cache.Store = storefill.Store = Store
 counting = os.environ.get("DKG_KILL_MODE") == "count"
 for k, out in enumerate(outs, start=1):
     pid = os.fork()
