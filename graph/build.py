@@ -41,6 +41,7 @@ from graph.cache import (
     previous_snapshot,
     read_project,
     reuse,
+    sliced_inferred,
     validate_graphs,
     working_store,
 )
@@ -147,13 +148,14 @@ def _compile(
     shapes: bool = True,
     on_read: Callable[[Project], Store | None] | None = None,
     views: bool = False,
-    on_inferred: Callable[[Project, Chunk], None] | None = None,
+    on_inferred: Callable[[Project, Chunk, bool], None] | None = None,
     on_known: Callable[[dict[str, Unit], bool], None] | None = None,
 ) -> Compiled:
     """on_read, if given, is called once the files are read; it may return the new snapshot's
     store, copied from the previous snapshot's with the changed graphs replaced (its inferred
-    graph is still the previous one). Then, if the rules would infer what they did, that store
-    is all the build reads: nothing is loaded into memory (see _on_disk)."""
+    graph is still the previous one). Then, after an edit, that store is all the build reads
+    but what the rules read (see _on_disk). on_inferred, if given, is called with the inferred
+    graph, and whether that store holds it already."""
     from graph.progress import bar
 
     say = progress or (lambda _msg: None)
@@ -188,11 +190,12 @@ def _compile(
         tried = (
             disk is not None and previous is not None and shapes and (old is not None or not views)
         )
-        kept = None
+        kept = on_disk = None
         if tried and disk is not None and previous is not None:
             kept = _on_disk(project, disk, previous, say, asked if views else None)
         if disk is not None and kept is not None:
             store, inferred = disk, kept
+            on_disk = kept
         else:
             store = working_store(project, say)
             inferred = infer(
@@ -207,7 +210,7 @@ def _compile(
         if views:
             say("computing the coverage matrix, beside the rest of the build")
             edit = edits[0] if edits else None
-            whole = (lambda: working_store(project, lambda _msg: None)) if kept else None
+            whole = (lambda: _whole(project, on_disk)) if on_disk is not None else None
             made = _in_background(lambda: _views(store, old, edit, whole))
         # The shapes read the store and the inferred graph's N-Quads only: they are checked
         # while its other formats are made (0.7 s at 100,000 claims, at the end of a build).
@@ -218,7 +221,7 @@ def _compile(
         if not inferred.jsonld and inferred.quads:
             inferred = make_chunk(C.INFERRED_GRAPH, inferred.nq)
         if on_inferred is not None:
-            on_inferred(project, inferred)
+            on_inferred(project, inferred, on_disk is not None)
         validated = checked()
         del store, nquads
     stats = counts(project, inferred)
@@ -234,14 +237,15 @@ def _on_disk(
     say: Progress,
     asked: Callable[[Store, str], None] | None,
 ) -> Chunk | None:
-    """The previous inferred graph, if the rules would infer it again (graph.cache.kept_inferred,
-    asked on the new snapshot's store, which holds it already); None: load the graph into memory
-    and run them.
+    """The inferred graph, made in the new snapshot's store, which holds the previous one: that
+    one if the rules would infer it again (graph.cache.kept_inferred), else what they infer from
+    the part of the store they read (graph.cache.sliced_inferred). None: load the graph into
+    memory and run them there.
 
-    The rest of such a build reads the snapshot's store too: the shapes of the changed graphs,
-    and the coverage facts of the cells the edit can change. Whole-graph queries are about ten
-    times slower on RocksDB than in memory, so this is only tried when nothing whole is asked:
-    the previous facts must be at hand (see _compile)."""
+    The rest of such a build reads the snapshot's store too: the shapes of what changed, and the
+    coverage facts of the cells the edit can change. Whole-graph queries are about ten times
+    slower on RocksDB than in memory, so this is only tried when nothing whole is asked: the
+    previous facts must be at hand (see _compile)."""
     from graph.rules import load_rules
 
     rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
@@ -250,7 +254,16 @@ def _on_disk(
         say(
             "no rule reads what changed: the inferred graph is the last build's, and so is its store"
         )
-    return kept
+        return kept
+    return sliced_inferred(project, store, rules, previous, say, asked)
+
+
+def _whole(project: Project, inferred: Chunk) -> Store:
+    """Every graph in an in-memory store (for what must be computed whole)."""
+    store = working_store(project, lambda _msg: None)
+    if inferred.nq:
+        store.load(inferred.nq, format=RdfFormat.N_QUADS, lenient=True)
+    return store
 
 
 def _in_background(work: Callable[[], T]) -> Callable[[], T]:
@@ -639,11 +652,13 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             del copied
             return writer.store
 
-        def start_files(project: Project, inferred: Chunk) -> None:
+        def start_files(project: Project, inferred: Chunk, stored: bool) -> None:
             if writer is not None:
                 inferred_ready.set_result(inferred)
                 if writer.old is None or writer.old.digest != inferred.digest:
                     cache.put("graphs", inferred.digest, inferred)  # else it came from there
+                if stored:  # the store holds it already (see _on_disk)
+                    writer.old = inferred
                 writer.add_inferred(inferred)
 
         try:

@@ -23,6 +23,7 @@ from pyoxigraph import (
     QueryTriples,
     RdfFormat,
     Store,
+    parse,
 )
 
 from graph import constants as C
@@ -180,6 +181,8 @@ class Reads:
     """
 
     asks: list[Ask] | None
+    blocks: tuple[Block, ...] | None = None  # (None: not known, the rule cannot be sliced)
+    paths: frozenset[str] | None = frozenset()  # what its property paths name (None: anything)
 
     def changed_by(self, store: Store, graph: str) -> bool:
         """Whether the triples in this named graph of the store can change the rule's result."""
@@ -189,6 +192,116 @@ class Reads:
             return any(ask.holds(store, graph) for ask in self.asks)
         except SyntaxError:  # rdflib wrote what pyoxigraph does not read: assume it can
             return True
+
+    def beyond(self, store: Store, graph: str, sliced: Store, leave: set[str]) -> bool:
+        """Whether the triples in this named graph of the store give one of the rule's blocks a
+        solution that takes a quad from a graph not in leave that sliced lacks: a slice of the
+        store (see slice_of) made before those triples were there is then not enough for them.
+        Asked in two steps, as changed_by asks."""
+        if self.blocks is None:
+            return True
+        try:
+            return any(block.beyond(store, graph, sliced, leave) for block in self.blocks)
+        except SyntaxError:
+            return True
+
+
+@dataclass(frozen=True, order=True)
+class Block:
+    """A block of triple patterns of a rule (no property paths), with the VALUES and FILTERs that
+    restrict it (see _walk), its variables named ?v0, ?v1, ... in order: a block written twice in
+    a rule, or in two rules, is one. A pattern's terms are variables or terms in N-Triples."""
+
+    patterns: tuple[tuple[str, str, str], ...]
+    where: str
+
+    def query(self, graphs: list[str], values: str = "") -> str:
+        """Its solutions, each pattern's graph in ?_g0, ?_g1, ...: graphs[i] names pattern i's
+        graph (a variable, or an IRI in <>); values, a VALUES clause joined to them."""
+        body = " ".join(
+            f"GRAPH {g} {{ {' '.join(t)} }}" for g, t in zip(graphs, self.patterns, strict=True)
+        )
+        return f"SELECT DISTINCT * WHERE {{ {values} {body} {self.where} }}"
+
+    def quads(self, row: Any, skip: set[str], but: int = -1) -> Iterator[str]:
+        """The quads of one solution (of query()) as N-Quads lines, but those in the graphs skip
+        names (in N-Triples) and that of pattern but."""
+        for i, pattern in enumerate(self.patterns):
+            if i == but:
+                continue
+            g = row[f"_g{i}"]
+            graph = str(g) if g is not None else ""
+            if graph in skip:
+                continue
+            s, p, o = (str(row[t[1:]]) if t.startswith("?") else t for t in pattern)
+            yield f"{s} {p} {o} {graph} .\n"
+
+    def beyond(self, store: Store, graph: str, sliced: Store, leave: set[str]) -> bool:
+        """See Reads.beyond."""
+        if len(self.patterns) < 2:
+            return False  # its one pattern matches the triples themselves
+        skip = {f"<{g}>" for g in (*leave, graph)}
+        for i, pattern in enumerate(self.patterns):
+            found = store.query(
+                f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {' '.join(pattern)} }} }} "
+                f"LIMIT {_FEW + 1}",
+                use_default_graph_as_union=True,
+            )
+            assert isinstance(found, QuerySolutions)
+            names = [v.value for v in found.variables]
+            rows = [[row[n] for n in names] for row in found]
+            if not rows:
+                continue
+            values = ""  # (many, or blank nodes: all in one query)
+            if (
+                names
+                and len(rows) <= _FEW
+                and not any(isinstance(t, BlankNode) for r in rows for t in r)
+            ):
+                table = " ".join("(" + " ".join(str(t) for t in r) + ")" for r in rows)
+                values = f"VALUES ({' '.join(f'?{n}' for n in names)}) {{ {table} }}"
+            graphs = [f"?_g{j}" if j != i else f"<{graph}>" for j in range(len(self.patterns))]
+            solutions = store.query(self.query(graphs, values), use_default_graph_as_union=True)
+            assert isinstance(solutions, QuerySolutions)
+            lines = "".join(line for row in solutions for line in self.quads(row, skip, but=i))
+            if any(q not in sliced for q in parse(lines.encode(), format=RdfFormat.N_QUADS)):
+                return True
+        return False
+
+
+def slice_of(store: Store, reads: list[Reads], leave: str) -> bytes | None:
+    """The quads of store the rules can read, as N-Quads, but those of graph leave (the inferred
+    graph, which the rules make again from nothing); None if a rule cannot be sliced (rdflib
+    could not read it, or a property path of it can match any predicate).
+
+    A rule reads the data only through its patterns' solutions (see Reads), so it infers from the
+    slice what it infers from the whole store: each block's solutions are there, within what its
+    VALUES and FILTERs let through, and every triple of a predicate that a property path names.
+    So, at a fixpoint, do all the rules, as long as what they infer gives no block a solution with
+    a quad the slice lacks (Reads.beyond asks, after).
+
+    At 100,000 claims, the rules read about a twentieth of the graph."""
+    blocks: set[Block] = set()
+    paths: set[str] = set()
+    for read in reads:
+        if read.blocks is None or read.paths is None:
+            return None
+        blocks.update(read.blocks)
+        paths |= read.paths
+    skip = {f"<{leave}>"}
+    lines: set[str] = set()
+    for block in sorted(blocks):
+        graphs = [f"?_g{i}" for i in range(len(block.patterns))]
+        solutions = store.query(block.query(graphs), use_default_graph_as_union=True)
+        assert isinstance(solutions, QuerySolutions)
+        for row in solutions:
+            lines.update(block.quads(row, skip))
+    for iri in sorted(paths):
+        for q in store.quads_for_pattern(None, NamedNode(iri), None, None):
+            graph = str(q.graph_name) if isinstance(q.graph_name, NamedNode) else ""
+            if graph not in skip:
+                lines.add(f"{q.subject} {q.predicate} {q.object} {graph} .\n")
+    return "".join(sorted(lines)).encode()
 
 
 @dataclass(frozen=True)
@@ -233,9 +346,15 @@ def _reads(query: str) -> Reads:
     except Exception:  # rdflib's parser raises many kinds; pyoxigraph is the judge of validity
         return Reads(None)
     asks: list[Ask] = []
+    blocks: set[Block] = set()
+    paths: set[str] | None = set()
     for triples, allowed, conditions in _walk(
         {k: v for k, v in algebra.items() if k != "template"}, {}, []
     ):
+        blocks.add(_block(triples, allowed, conditions))
+        for _s, p, _o in triples:
+            named = _path(p) if _is_path(p) else frozenset()
+            paths = None if named is None or paths is None else paths | named
         values = " ".join(
             f"VALUES ?{var} {{ {' '.join(sorted(terms))} }}"
             for var, terms in sorted(allowed.items())
@@ -256,7 +375,35 @@ def _reads(query: str) -> Reads:
                 continue
             others = " ".join(f"{q} ." for j, q in patterns.items() if j != i)
             asks.append(Ask(patterns[i], f"{others} {values} {filters}"))
-    return Reads(list(dict.fromkeys(asks)))  # a block written twice is asked about once
+    # a block written twice is asked about once
+    return Reads(
+        list(dict.fromkeys(asks)),
+        tuple(sorted(b for b in blocks if b.patterns)),
+        None if paths is None else frozenset(paths),
+    )
+
+
+def _block(triples: list[Any], allowed: dict[str, frozenset[str]], conditions: list[Any]) -> Block:
+    """A block of _walk as a Block: its patterns but paths, its VALUES and FILTERs."""
+    patterns = [t for t in triples if not _is_path(t[1])]
+    names: dict[str, str] = {}
+    for t in patterns:
+        for x in t:
+            if _is_var(x) or _is_bnode(x):
+                names.setdefault(_n3(x)[1:], f"v{len(names)}")
+    for var in sorted(allowed):
+        names.setdefault(var, f"v{len(names)}")
+
+    def name(x: Any) -> str:
+        return f"?{names[_n3(x)[1:]]}" if _is_var(x) or _is_bnode(x) else _n3(x)
+
+    bound = {str(x) for t in patterns for x in t if _is_var(x)}
+    values = " ".join(
+        f"VALUES ?{names[var]} {{ {' '.join(sorted(terms))} }}"
+        for var, terms in sorted(allowed.items())
+    )
+    filters = " ".join(f"FILTER({text})" for text in _filters(conditions, bound, names))
+    return Block(tuple((name(s), name(p), name(o)) for s, p, o in patterns), f"{values} {filters}")
 
 
 def _walk(
@@ -310,12 +457,15 @@ def _conjuncts(expr: Any) -> list[Any]:
     return [expr]
 
 
-def _filters(conditions: list[Any], bound: set[str]) -> list[str]:
-    """The conditions written as SPARQL that only read variables the block binds. Leaving out
-    one that reads others, or that _expression cannot write, can only say yes more often."""
+def _filters(
+    conditions: list[Any], bound: set[str], names: dict[str, str] | None = None
+) -> list[str]:
+    """The conditions written as SPARQL that only read variables the block binds (renamed as
+    names says, if given). Leaving out one that reads others, or that _expression cannot write,
+    can only say yes more often (or slice more)."""
     out = []
     for condition in conditions:
-        text = _expression(condition)
+        text = _expression(condition, names or {})
         if text is not None and _variables(condition) <= bound:
             out.append(text)
     return out
@@ -349,35 +499,35 @@ _FUNCTIONS = {
 _ARGUMENTS = ("arg", "arg1", "arg2", "arg3", "text", "pattern", "flags")
 
 
-def _expression(expr: Any) -> str | None:
-    """A FILTER expression of rdflib's algebra as SPARQL, or None if it is not one of the kinds
-    written here."""
+def _expression(expr: Any, names: dict[str, str]) -> str | None:
+    """A FILTER expression of rdflib's algebra as SPARQL, its variables renamed as names says, or
+    None if it is not one of the kinds written here."""
     from rdflib import Literal, URIRef, Variable
 
     if isinstance(expr, Variable):
-        return f"?{expr}"
+        return f"?{names.get(str(expr), str(expr))}"
     if isinstance(expr, (URIRef, Literal)):
         return str(expr.n3())
     name = getattr(expr, "name", None)
     parts: list[str | None]
     if name in {"ConditionalAndExpression", "ConditionalOrExpression"}:
-        parts = [_expression(e) for e in [_part(expr, "expr"), *_part(expr, "other", [])]]
+        parts = [_expression(e, names) for e in [_part(expr, "expr"), *_part(expr, "other", [])]]
         joiner = " && " if name == "ConditionalAndExpression" else " || "
         return None if None in parts else "(" + joiner.join(str(p) for p in parts) + ")"
     if name == "UnaryNot":
-        inner = _expression(_part(expr, "expr"))
+        inner = _expression(_part(expr, "expr"), names)
         return None if inner is None else f"(!{inner})"
     if name == "RelationalExpression":
-        op, left = _part(expr, "op"), _expression(_part(expr, "expr"))
+        op, left = _part(expr, "op"), _expression(_part(expr, "expr"), names)
         other = _part(expr, "other")
         if op in {"IN", "NOT IN"}:
-            parts = [_expression(e) for e in other]
+            parts = [_expression(e, names) for e in other]
             right = None if None in parts else "(" + ", ".join(str(p) for p in parts) + ")"
         else:
-            right = _expression(other)
+            right = _expression(other, names)
         return None if left is None or right is None else f"({left} {op} {right})"
     if name in _FUNCTIONS:
-        parts = [_expression(expr[k]) for k in _ARGUMENTS if k in expr]
+        parts = [_expression(expr[k], names) for k in _ARGUMENTS if k in expr]
         return None if None in parts else f"{_FUNCTIONS[name]}({', '.join(str(p) for p in parts)})"
     return None
 
@@ -404,6 +554,12 @@ def _is_var(term: Any) -> bool:
     from rdflib import Variable
 
     return isinstance(term, Variable)
+
+
+def _is_bnode(term: Any) -> bool:
+    from rdflib import BNode
+
+    return isinstance(term, BNode)
 
 
 def _joined(node: Any) -> list[Any]:

@@ -228,13 +228,16 @@ def _sparql_query(g: _Graph, constraint: Node, target: str) -> tuple[str, str]:
     return body, msg
 
 
-def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[ShapeChecks]:
+def compile_shapes(
+    path: Path, graphs: list[str] | None = None, nodes: list[str] | None = None
+) -> list[ShapeChecks]:
     """Compile the shapes file to SPARQL: per node shape, its checks and a screening query.
 
     Each check is a SELECT returning ?this (and any other variables its message names).
 
-    With graphs, only focus nodes whose targeting triple is in one of those named graphs are
-    checked (an incremental build validates only the graphs that changed).
+    With graphs or nodes, only focus nodes whose targeting triple is in one of those named graphs,
+    or that are one of those nodes (IRIs), are checked (an incremental build validates only what
+    changed).
     """
     g = _Graph()
     with path.open("rb") as fh:
@@ -254,9 +257,15 @@ def compile_shapes(path: Path, graphs: list[str] | None = None) -> list[ShapeChe
             raise ShapeError(f"{key}: unsupported {sorted(unknown)}")
         targets = [f"{{ ?this a {_n3(c)} }}" for c in g.get(node, "targetClass")]
         targets += [f"{{ ?this {_n3(p)} ?_t }}" for p in g.get(node, "targetSubjectsOf")]
-        if graphs is not None:
-            within = " ".join(f"<{iri}>" for iri in graphs)
-            targets = [f"{{ VALUES ?_g {{ {within} }} GRAPH ?_g {t} }}" for t in targets]
+        if graphs is not None or nodes is not None:
+            within = " ".join(f"<{iri}>" for iri in graphs or [])
+            these = " ".join(f"<{iri}>" for iri in nodes or [])
+            targets = [
+                *(f"{{ VALUES ?_g {{ {within} }} GRAPH ?_g {t} }}" for t in targets if within),
+                *(f"{{ VALUES ?this {{ {these} }} {t} }}" for t in targets if these),
+            ]
+            if not targets:
+                continue
         target = " UNION ".join(targets)
         del shape
         checks: list[Check] = []
@@ -334,13 +343,15 @@ def validate(
     shapes_path: Path,
     locate: Mapping[str, tuple[str, int]],
     graphs: list[str] | None = None,
+    nodes: list[str] | None = None,
 ) -> list[Problem]:
     """Return one Problem per violation; locate maps node IRIs to (file, line).
 
-    graphs limits the focus nodes to those named graphs (None: every node).
+    graphs and nodes limit the focus nodes to those targeted in those named graphs and to those
+    nodes (both None: every node).
     """
     try:
-        queries = compile_shapes(shapes_path, graphs)
+        queries = compile_shapes(shapes_path, graphs, nodes)
     except SyntaxError as exc:
         return [Problem(str(shapes_path), 0, 0, f"shapes do not parse: {exc}")]
     except ShapeError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from pyoxigraph import RdfFormat, Store
 
 import graph.cache
+from graph import constants as C
 from graph.build import build
 from graph.errors import DataError
 from tests.conftest import ROOT
@@ -752,3 +754,171 @@ def test_file_digests_are_remembered_by_stat_and_a_changed_file_is_read_again(
     (sources / "a.txt").unlink()
     (sources / "a.txt").symlink_to(tmp_path / "outside.txt")
     assert graph.cache._source_digest(tmp_path, "sources/a.txt", FileDigests(cache)) == "missing"
+
+
+def mapped(project: Path, out: Path, but: str = "") -> Path:
+    """Map a bottleneck to the action line of a document's first action line claim (the small
+    generated corpus maps none), so that the rules infer claims via that line (not via line
+    but); build; return the document."""
+    marker = "relation: inActionLine\n    object: "
+    doc = next(
+        d
+        for d in documents(project)
+        if marker in (text := d.read_text()) and not text.split(marker, 1)[1].startswith(f"{but}\n")
+    )
+    doc.write_text(with_mapping(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    build(project, out)
+    return doc
+
+
+def test_after_an_edit_a_rule_reads_the_rules_run_over_the_part_of_the_graph_they_read(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The graph is not loaded into memory: the rules run over a slice of the new snapshot's
+    store (graph.rules.slice_of), the shapes are checked on the edited graph and on the nodes
+    the rules said something new of, and the coverage facts are updated cell by cell."""
+    import graph.build
+    import graph.reports.coverage as coverage
+
+    out = tmp_path / "out"
+    doc = mapped(project, out)
+    inferred = (out / "current" / "dkg.nq").read_text().count("/action-line-coverage/")
+    assert inferred > 0
+    add_line_after(doc, "relation: inActionLine", "    polarity: negated\n")
+    made: list[str] = []
+    real_updated = coverage.updated
+
+    def updated(old, backend, edit, langs):  # type: ignore[no-untyped-def]
+        made.append(f"{len(edit.cells)} cells")
+        return real_updated(old, backend, edit, langs)
+
+    def no_load(*_args: object) -> Store:
+        raise AssertionError("the graph was loaded into memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(graph.build, "working_store", no_load)
+        m.setattr(coverage, "updated", updated)
+        said = steps(project, out)
+    assert any("to the part of the graph they read" in s for s in said), said
+    assert any("(1 changed graph and" in s and "the rules said something new of" in s for s in said)
+    assert made and made[0] != "0 cells", made
+    assert (out / "current" / "dkg.nq").read_text().count("/action-line-coverage/") < inferred
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_graph(
+    project: Path, tmp_path: Path
+) -> None:
+    """Two rules, the second reading what the first infers with a label: an edit that has the
+    first infer something of a bottleneck it did not before needs that bottleneck's label, which
+    the slice made before the rules ran lacks (graph.rules.Reads.beyond)."""
+    rules = project / "ontology" / "rules"
+    (rules / "marked.rq").write_text(
+        "# A bottleneck that a source says an intervention does not address is marked.\n"
+        'CONSTRUCT { ?b skos:note "negated" . } WHERE {\n'
+        "  ?c rdf:predicate dkg:addresses ; rdf:object ?b ; dkg:polarity dkg:Negated . }\n",
+        encoding="utf-8",
+    )
+    (rules / "marked-label.rq").write_text(
+        "# A marked bottleneck's label is its comment.\n"
+        'CONSTRUCT { ?b rdfs:comment ?l . } WHERE { ?b skos:note "negated" ; skos:prefLabel ?l . }\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    build(project, out)
+    marked = {
+        q.subject.value
+        for q in Store.read_only(str(out / "current" / "store")).quads_for_pattern(
+            None, graph.cache.NamedNode("http://www.w3.org/2004/02/skos/core#note"), None, None
+        )
+    }
+    doc, bottleneck = next(
+        (d, b)
+        for d in documents(project)
+        for b in re.findall(r"relation: addresses\n    object: (\S+)\n", d.read_text())
+        if C.ID + b not in marked
+    )
+    edit(
+        doc,
+        f"relation: addresses\n    object: {bottleneck}\n",
+        f"relation: addresses\n    object: {bottleneck}\n    polarity: negated\n",
+    )
+    said = steps(project, out)
+    assert any("to the part of the graph they read" in s for s in said), said
+    assert any("loading the graph" in s for s in said), said  # and then over the whole graph
+    nquads = (out / "current" / "dkg.nq").read_text()
+    assert f"<{C.ID}{bottleneck}> <http://www.w3.org/2000/01/rdf-schema#comment>" in nquads
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_a_violation_on_a_node_the_rules_say_something_new_of_is_found(
+    project: Path, tmp_path: Path
+) -> None:
+    """The inferred claims an edit makes are validated, though their graph is not the edited one:
+    a shape that allows no claim via action line 4, and a bottleneck mapped to it."""
+    shapes = project / "ontology" / "shapes.ttl"
+    lines = " ".join(f"<{C.ID}actielijn-{n}>" for n in (1, 2, 3))
+    shapes.write_text(
+        shapes.read_text(encoding="utf-8")
+        + "\ndkgsh:ViaShape a sh:NodeShape ;\n    sh:targetClass dkg:Claim ;\n"
+        f"    sh:property [ sh:path dkg:via ; sh:in ( {lines} ) ;\n"
+        '                  sh:message "goes via a line this project leaves aside" ] .\n',
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    doc = mapped(project, out, but="actielijn-4")
+    text = doc.read_text(encoding="utf-8")
+    start = text.index("relation: primaryActionLine\n    object: ")
+    end = text.index("\n", start + len("relation: primaryActionLine\n"))
+    assert "actielijn-4" not in text[start:end]
+    doc.write_text(
+        text[:start] + "relation: primaryActionLine\n    object: actielijn-4" + text[end:],
+        encoding="utf-8",
+    )
+    said: list[str] = []
+    with pytest.raises(DataError) as caught:
+        build(project, out, said.append)
+    assert any("to the part of the graph they read" in s for s in said), said
+    assert any("line this project leaves aside" in p.message for p in caught.value.problems)
+
+
+def test_the_nodes_naming_a_node_the_inferred_graph_types_anew_are_validated_again() -> None:
+    """The shapes read the types of what a node names: a node that names one whose inferred type
+    changed is validated again, with the nodes the inferred graph says something new of."""
+    from graph.cache import inferred_nodes, make_chunk
+
+    ex = "http://example.org/"
+    store = Store()
+    store.load(
+        f"<{ex}g> {{ <{ex}f> <{ex}p> <{ex}t> . <{ex}h> <{ex}p> <{ex}u> . }}",
+        format=RdfFormat.TRIG,
+    )
+    rdf_type = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
+
+    def inferred(kind: str, note: str) -> graph.cache.Chunk:
+        g = f"<{C.INFERRED_GRAPH}>"
+        nq = f'<{ex}t> {rdf_type} <{ex}{kind}> {g} .\n<{ex}u> <{ex}q> "{note}" {g} .\n'
+        return make_chunk(C.INFERRED_GRAPH, nq.encode())
+
+    old = inferred("A", "x")
+    assert inferred_nodes(store, old, inferred("B", "x")) == [f"{ex}f", f"{ex}t"]
+    assert inferred_nodes(store, old, inferred("A", "y")) == [f"{ex}u"]
+    assert inferred_nodes(store, old, old) == []
+
+
+def test_damaged_coverage_facts_are_computed_again_with_the_inferred_claims(
+    project: Path, tmp_path: Path
+) -> None:
+    """Facts computed again whole after an edit no rule reads count the inferred claims too."""
+    out = tmp_path / "out"
+    mapped(project, out)
+    view = out / "current" / "coverage.json"
+    good = view.read_bytes()
+    cut = good.index(b'"code":"')
+    view.write_bytes(good[: cut + 40] + b"]]]")  # the mark is there, the rest is not JSON
+    GENERATE.edit_one(project)
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")

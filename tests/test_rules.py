@@ -153,3 +153,95 @@ def test_a_filter_the_analysis_cannot_apply_is_left_out() -> None:
         )
         store = store_with(f"<{EX}claim/1> <{EX}n> 0 ; <{EX}y> <{EX}id/1> .", inferred=new)
         assert changed(query, store), (other, condition)
+
+
+# --- The slice of the store the rules read (graph.rules.slice_of) ----------------------------------
+
+
+def infer_from(store: Store, rules: list[R.Rule]) -> bytes:
+    out, problems = R.apply_rules(store, rules)
+    assert problems == []
+    return out
+
+
+def test_the_real_rules_infer_from_their_slice_what_they_infer_from_the_whole_graph(
+    valid_project: Path, tmp_path: Path
+) -> None:
+    build(valid_project, tmp_path / "out")
+    nquads = (current_snapshot(tmp_path / "out") / C.OUT_NQUADS).read_bytes()
+    rules = R.load_rules(valid_project / C.ONTOLOGY_DIRNAME)
+    whole = Store()
+    whole.load(nquads, format=RdfFormat.N_QUADS)  # with the inferred graph, which is left out
+    part = R.slice_of(whole, [R._reads(r.query) for r in rules], C.INFERRED_GRAPH)
+    assert part is not None
+    sliced = Store()
+    sliced.load(part, format=RdfFormat.N_QUADS)
+    assert 0 < len(sliced) < len(whole) / 2
+    assert not any(q.graph_name.value == C.INFERRED_GRAPH for q in sliced)  # type: ignore[union-attr]
+    asserted = Store()
+    asserted.load(
+        b"".join(
+            line + b"\n"
+            for line in nquads.splitlines()
+            if not line.endswith(f"{INFERRED} .".encode())
+        ),
+        format=RdfFormat.N_QUADS,
+    )
+    assert infer_from(sliced, rules) == infer_from(asserted, rules)
+
+
+def test_a_slice_holds_only_what_a_block_lets_through_in_the_graphs_it_is_in() -> None:
+    query = (
+        f"CONSTRUCT {{ ?c <{EX}seen> ?v }} WHERE {{ ?c <{EX}kind> <{EX}K> ; <{EX}val> ?v . "
+        f"FILTER(?v != 2) }}"
+    )
+    store = Store()
+    store.load(
+        f"<{EX}g1> {{ <{EX}c1> <{EX}kind> <{EX}K> . <{EX}c2> <{EX}kind> <{EX}K> . "
+        f"<{EX}c3> <{EX}val> 3 . }} "
+        f"<{EX}g2> {{ <{EX}c1> <{EX}val> 1 . <{EX}c2> <{EX}val> 2 . <{EX}c1> <{EX}other> 1 . }}",
+        format=RdfFormat.TRIG,
+    )
+    part = R.slice_of(store, [R._reads(query)], C.INFERRED_GRAPH)
+    assert part is not None
+    assert sorted(part.decode().splitlines()) == [
+        f"<{EX}c1> <{EX}kind> <{EX}K> <{EX}g1> .",
+        f'<{EX}c1> <{EX}val> "1"^^<http://www.w3.org/2001/XMLSchema#integer> <{EX}g2> .',
+    ]
+
+
+def test_a_slice_holds_every_triple_a_path_names() -> None:
+    query = f"CONSTRUCT {{ ?x <{EX}under> ?y }} WHERE {{ ?x <{EX}in> ?z . ?z <{EX}part>+ ?y }}"
+    store = store_with(f"<{EX}a> <{EX}part> <{EX}b> . <{EX}b> <{EX}part> <{EX}c> .")
+    part = R.slice_of(store, [R._reads(query)], C.INFERRED_GRAPH)
+    assert part is not None and part.count(f"<{EX}part>".encode()) == 2
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        f"CONSTRUCT {{ ?x <{EX}near> ?y }} WHERE {{ ?x !<{EX}far> ?y }}",  # any other predicate
+        "CONSTRUCT { ?x ?p ?y } WHERE { ?x ?p ?y . FILTER(",  # rdflib cannot read it
+    ],
+)
+def test_a_rule_that_cannot_be_sliced_has_no_slice(query: str) -> None:
+    assert R.slice_of(store_with(f"<{EX}a> <{EX}b> <{EX}c> ."), [R._reads(query)], "") is None
+
+
+def test_what_the_rules_infer_anew_is_asked_whether_it_reads_beyond_the_slice() -> None:
+    """A slice is made before the rules run: a triple they infer can give a block a solution
+    with a quad the slice lacks (Reads.beyond)."""
+    query = f"CONSTRUCT {{ ?x <{EX}named> ?n }} WHERE {{ ?x <{EX}flag> true ; <{EX}name> ?n }}"
+    read = R._reads(query)
+    store = store_with(
+        f'<{EX}a> <{EX}name> "A" . <{EX}b> <{EX}name> "B" .', f"<{EX}a> <{EX}flag> true ."
+    )
+    part = R.slice_of(store, [read], C.INFERRED_GRAPH)
+    assert part is not None and b'"A"' in part and b'"B"' not in part
+    sliced = Store()
+    sliced.load(part, format=RdfFormat.N_QUADS)
+    new = f"{EX}new"
+    store.load(f"<{new}> {{ <{EX}a> <{EX}flag> true . }}", format=RdfFormat.TRIG)
+    assert not read.beyond(store, new, sliced, {C.INFERRED_GRAPH})
+    store.load(f"<{new}> {{ <{EX}b> <{EX}flag> true . }}", format=RdfFormat.TRIG)
+    assert read.beyond(store, new, sliced, {C.INFERRED_GRAPH})
