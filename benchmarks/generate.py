@@ -338,6 +338,20 @@ def edit_one(dest: Path, n: int = 1) -> Path:
     return path
 
 
+def move_to_another_line(dest: Path, n: int = 1) -> Path:
+    """Edit one extraction file so that a rule reads the edit: move an intervention to the next
+    action line (the n-th action line claim of the file, counted round); return its path."""
+    files = sorted((dest / "extract" / "documents").glob("*.yaml"))
+    path = files[len(files) // 2]
+    text = path.read_text(encoding="utf-8")
+    marker = "relation: inActionLine\n    object: actielijn-"
+    spots = [i + len(marker) for i in range(len(text)) if text.startswith(marker, i)]
+    at = spots[n % len(spots)]
+    line = int(text[at]) % 4 + 1
+    path.write_text(text[:at] + str(line) + text[at + 1 :], encoding="utf-8")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("claims", type=int, help="Number of claims, e.g. 1000, 10000, 100000.")

@@ -1354,14 +1354,14 @@ def validate_graphs(
     shapes: bool,
     say: Say,
 ) -> str:
-    """Check the shapes (on the changed graphs only, when the previous snapshot was validated in
-    the same context); DataError listing the violations. Returns the validation context digest,
-    or "" if the shapes were not checked.
+    """Check the shapes (on what changed only, when the previous snapshot was validated in the
+    same context); DataError listing the violations. Returns the validation context digest, or ""
+    if the shapes were not checked.
 
-    The inferred graph is checked again unless it is the previous snapshot's: its focus nodes
-    (the claims it derives, the types it adds) read the ontology, the registry and the inferred
-    graph itself, which the context covers, and the types of what they name, which only the
-    registry and the inferred graph give (a document types only its own nodes)."""
+    What changed: the changed graphs and, if the inferred graph is not the previous snapshot's,
+    the nodes its change concerns (inferred_nodes). A node's validity reads its own triples, the
+    ontology and the registry, which the context covers, and the types of what it names, which
+    only the registry and the inferred graph give (a document types only its own nodes)."""
     from graph.validate import validate
 
     context = validation_context(project, inferred)
