@@ -340,12 +340,24 @@ def edit_one(dest: Path, n: int = 1) -> Path:
 
 def move_to_another_line(dest: Path, n: int = 1) -> Path:
     """Edit one extraction file so that a rule reads the edit: move an intervention to the next
-    action line (the n-th action line claim of the file, counted round); return its path."""
+    action line (the n-th affirmed, actual action line claim of the file, counted round); return
+    its path."""
     files = sorted((dest / "extract" / "documents").glob("*.yaml"))
     path = files[len(files) // 2]
     text = path.read_text(encoding="utf-8")
     marker = "relation: inActionLine\n    object: actielijn-"
-    spots = [i + len(marker) for i in range(len(text)) if text.startswith(marker, i)]
+
+    def read_by_the_rule(at: int) -> bool:  # the action-line rule reads affirmed, actual claims
+        start = text.rfind("\n  - id: ", 0, at)
+        end = text.find("\n  - id: ", at)
+        block = text[start : end if end >= 0 else len(text)]
+        return "polarity:" not in block and "modality:" not in block
+
+    spots = [
+        i + len(marker)
+        for i in range(len(text))
+        if text.startswith(marker, i) and read_by_the_rule(i)
+    ]
     at = spots[n % len(spots)]
     line = int(text[at]) % 4 + 1
     path.write_text(text[:at] + str(line) + text[at + 1 :], encoding="utf-8")

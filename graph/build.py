@@ -84,6 +84,9 @@ class Compiled:
     counts: dict[str, int]
     previous: Previous | None = None  # the snapshot whose store the new one is made from
     made: Callable[[], dict[str, bytes]] = dict  # waits for the views, see _views
+    # what the rules read, to keep beside the new snapshot (graph.cache.sliced_inferred): the
+    # file's content, or the previous snapshot's file (the rules read nothing that changed)
+    slice: bytes | Path | None = None
 
     @property
     def views(self) -> dict[str, bytes]:
@@ -164,6 +167,7 @@ def _compile(
     disk = on_read(project) if on_read is not None else None
     again = _reused(project, previous, shapes, views)
     made: Callable[[], dict[str, bytes]] = dict
+    rules_slice: bytes | Path | None = None
     if again is not None:
         say("no graph changed since the last build: nothing to infer, validate or compute")
         inferred, validated, stored = again
@@ -194,8 +198,8 @@ def _compile(
         if tried and disk is not None and previous is not None:
             kept = _on_disk(project, disk, previous, say, asked if views else None)
         if disk is not None and kept is not None:
-            store, inferred = disk, kept
-            on_disk = kept
+            store, (inferred, rules_slice) = disk, kept
+            on_disk = inferred
         else:
             store = working_store(project, say)
             inferred = infer(
@@ -226,7 +230,15 @@ def _compile(
         del store, nquads
     stats = counts(project, inferred)
     return Compiled(
-        project.check, project.corpus, project, inferred, validated, stats, previous, made
+        project.check,
+        project.corpus,
+        project,
+        inferred,
+        validated,
+        stats,
+        previous,
+        made,
+        rules_slice,
     )
 
 
@@ -236,11 +248,12 @@ def _on_disk(
     previous: Previous,
     say: Progress,
     asked: Callable[[Store, str], None] | None,
-) -> Chunk | None:
+) -> tuple[Chunk, bytes | Path] | None:
     """The inferred graph, made in the new snapshot's store, which holds the previous one: that
     one if the rules would infer it again (graph.cache.kept_inferred), else what they infer from
-    the part of the store they read (graph.cache.sliced_inferred). None: load the graph into
-    memory and run them there.
+    the part of the store they read (graph.cache.sliced_inferred); and that part, to keep beside
+    the new snapshot (the previous snapshot's file, if the rules read nothing that changed: the
+    part they read is the same). None: load the graph into memory and run them there.
 
     The rest of such a build reads the snapshot's store too: the shapes of what changed, and the
     coverage facts of the cells the edit can change. Whole-graph queries are about ten times
@@ -254,7 +267,7 @@ def _on_disk(
         say(
             "no rule reads what changed: the inferred graph is the last build's, and so is its store"
         )
-        return kept
+        return kept, previous.snapshot / C.RULES_SLICE
     return sliced_inferred(project, store, rules, previous, say, asked)
 
 
@@ -354,6 +367,16 @@ def _stored_views(snapshot: Path, whole: bool = True) -> dict[str, bytes] | None
         return None
     current = coverage.is_current(data) if whole else coverage.written_here(data)
     return {coverage.VIEW: data} if current else None
+
+
+def _keep_slice(rules_slice: bytes | Path | None, path: Path) -> None:
+    """Keep what the rules read beside the new snapshot (see Compiled.slice): a cache, not
+    synced (graph.cache.last_slice checks it), and not in the manifest."""
+    if isinstance(rules_slice, bytes):
+        path.write_bytes(rules_slice)
+    elif isinstance(rules_slice, Path):
+        with contextlib.suppress(OSError):  # there is none
+            os.link(rules_slice, path)
 
 
 def compile_project(root: Path, progress: Progress | None = None, shapes: bool = True) -> Compiled:
@@ -523,6 +546,7 @@ def write_build(
                 for name, data in sorted(views.items()):
                     write_synced(tmp / name, data)
                     files[name] = hashlib.sha256(data).hexdigest()
+                _keep_slice(compiled.slice, tmp / C.RULES_SLICE)
                 inputs = (
                     inputs_read() if inputs_read else _input_digests(root, compiled.project.digests)
                 )

@@ -1254,12 +1254,16 @@ def sliced_inferred(
     previous: Previous,
     say: Say,
     asked: Asked | None = None,
-) -> Chunk | None:
+) -> tuple[Chunk, bytes] | None:
     """After an edit that a rule reads, in a store that holds every new graph and the previous
     inferred graph (the new snapshot's, see graph.build._on_disk): the rules run in memory over
     the part of the store they can read (graph.rules.slice_of), and the store's inferred graph is
-    replaced by what they infer, which is returned. asked, if given, is called as kept_inferred
-    calls it, with the quads of the inferred graph that changed among the changed quads.
+    replaced by what they infer. Returns that graph and the slice, as a file to keep beside the
+    new snapshot (see last_slice). asked, if given, is called as kept_inferred calls it, with the
+    quads of the inferred graph that changed among the changed quads.
+
+    The slice kept beside the previous snapshot, if any, is updated from the changed graphs
+    (graph.rules.slice_update) rather than read from RocksDB again (2 s at 100,000 claims).
 
     None: the rules must run over the whole graph (a rule cannot be sliced, the previous
     inferred graph or graphs are not in the cache, the context of the last validation changed,
@@ -1268,16 +1272,26 @@ def sliced_inferred(
     Loading the whole graph into memory for the rules took 4.5 s at 100,000 claims; the slice
     is about a twentieth of it."""
     from graph.cli import keep_to_exit
-    from graph.rules import apply_rules, slice_of
+    from graph.rules import apply_rules, slice_of, slice_update
 
     edit = _edit(project, previous)
-    reads = [rule_reads(project, rule) for rule in rules]
-    part = slice_of(store, reads, C.INFERRED_GRAPH) if edit is not None else None
-    if edit is None or part is None:
+    if edit is None:
         return None
     old, delta = edit
+    reads = [rule_reads(project, rule) for rule in rules]
     sliced = Store()
     keep_to_exit(sliced)
+    last = last_slice(previous.snapshot, previous.validated)
+    if last is not None:
+        sliced.load(last, format=RdfFormat.N_QUADS, lenient=True)
+        changed = sorted(changed_graphs(project, previous) or ())
+        for graph in changed:
+            sliced.clear_graph(NamedNode(graph))
+        part = slice_update(store, reads, changed, C.INFERRED_GRAPH)
+    else:
+        part = slice_of(store, reads, C.INFERRED_GRAPH)
+    if part is None:
+        return None
     sliced.load(part, format=RdfFormat.N_QUADS, lenient=True)
     say(f"applying {counted(len(rules), 'rule')} to the part of the graph they read")
     inferred, problems = apply_rules(sliced, rules, lambda rule: rule_reads(project, rule))
@@ -1298,18 +1312,43 @@ def sliced_inferred(
             store.clear_graph(scratch)
         if beyond:
             return None
+    sliced.clear_graph(NamedNode(C.INFERRED_GRAPH))
+    kept = _slice_file(sliced.dump(format=RdfFormat.N_QUADS) or b"", previous.validated)
     del sliced
     _replace_lines(store, old_lines, new_lines)
     if asked is not None:
         store.load(delta, format=RdfFormat.N_QUADS, lenient=True)
-        store.load(
-            _in_graph(old_lines ^ new_lines, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True
-        )
+        changes = _in_graph(old_lines ^ new_lines, _CHANGED_GRAPH)
+        store.load(changes, format=RdfFormat.N_QUADS, lenient=True)
         try:
             asked(store, _CHANGED_GRAPH)
         finally:
             store.clear_graph(scratch)
-    return new
+    return new, kept
+
+
+_SLICE_MARK = b"dkg rules slice 1"  # and the validation context and the body's SHA-256
+
+
+def _slice_file(body: bytes, context: str) -> bytes:
+    """A slice (N-Quads) as the file kept beside a snapshot, marked with the validation context
+    it was made in (the rules, the code: what decides what the rules read)."""
+    digest = hashlib.sha256(body).hexdigest()
+    return b" ".join([_SLICE_MARK, context.encode(), digest.encode()]) + b"\n" + body
+
+
+def last_slice(snapshot: Path, context: str) -> bytes | None:
+    """The slice kept beside a snapshot (N-Quads: see sliced_inferred), if it was made in this
+    validation context and is whole (it is not synced to disk: a build writes it again)."""
+    try:
+        data = (snapshot / C.RULES_SLICE).read_bytes()
+    except OSError:
+        return None
+    head, _, body = data.partition(b"\n")
+    parts = head.split(b" ")
+    if parts[:-2] != _SLICE_MARK.split(b" ") or parts[-2:-1] != [context.encode()]:
+        return None
+    return body if hashlib.sha256(body).hexdigest().encode() == parts[-1] else None
 
 
 def _in_graph(lines: set[bytes], graph: str) -> bytes:

@@ -68,6 +68,8 @@ OUT_JSONLD = "dkg.jsonld"
 OUT_STORE = "store"
 OUT_MANIFEST = "manifest.json"
 CURRENT_LINK = "current"
+# Beside them, not an output (nor in the manifest): what the rules read of it (graph.cache).
+RULES_SLICE = "rules-slice.cache"
 
 # --- Limits -----------------------------------------------------------------------------------
 # A curated extraction file is a few hundred kilobytes; anything far larger is a mistake or an

@@ -196,14 +196,16 @@ class Reads:
     def beyond(self, store: Store, graph: str, sliced: Store, leave: set[str]) -> bool:
         """Whether the triples in this named graph of the store give one of the rule's blocks a
         solution that takes a quad from a graph not in leave that sliced lacks: a slice of the
-        store (see slice_of) made before those triples were there is then not enough for them.
-        Asked in two steps, as changed_by asks."""
+        store (see slice_of) made before those triples were there is then not enough for them."""
         if self.blocks is None:
             return True
         try:
-            return any(block.beyond(store, graph, sliced, leave) for block in self.blocks)
+            lines = {q for b in self.blocks for q in b.through(store, graph, {*leave, graph})}
         except SyntaxError:
             return True
+        return any(
+            q not in sliced for q in parse("".join(lines).encode(), format=RdfFormat.N_QUADS)
+        )
 
 
 @dataclass(frozen=True, order=True)
@@ -223,12 +225,10 @@ class Block:
         )
         return f"SELECT DISTINCT * WHERE {{ {values} {body} {self.where} }}"
 
-    def quads(self, row: Any, skip: set[str], but: int = -1) -> Iterator[str]:
+    def quads(self, row: Any, skip: set[str]) -> Iterator[str]:
         """The quads of one solution (of query()) as N-Quads lines, but those in the graphs skip
-        names (in N-Triples) and that of pattern but."""
+        names (in N-Triples)."""
         for i, pattern in enumerate(self.patterns):
-            if i == but:
-                continue
             g = row[f"_g{i}"]
             graph = str(g) if g is not None else ""
             if graph in skip:
@@ -236,11 +236,15 @@ class Block:
             s, p, o = (str(row[t[1:]]) if t.startswith("?") else t for t in pattern)
             yield f"{s} {p} {o} {graph} .\n"
 
-    def beyond(self, store: Store, graph: str, sliced: Store, leave: set[str]) -> bool:
-        """See Reads.beyond."""
-        if len(self.patterns) < 2:
-            return False  # its one pattern matches the triples themselves
-        skip = {f"<{g}>" for g in (*leave, graph)}
+    def through(self, store: Store, graph: str, skip: set[str]) -> set[str]:
+        """The quads (N-Quads lines) of the block's solutions in the store in which a pattern
+        matches in this named graph, but those in the graphs skip names (IRIs).
+
+        Asked in two steps, as Reads.changed_by asks: a pattern's matches in the graph first,
+        then the rest of the block joined to them by their values (if they are few)."""
+        skipped = {f"<{g}>" for g in skip}
+        out: set[str] = set()
+        graphs = [f"?_g{j}" for j in range(len(self.patterns))]
         for i, pattern in enumerate(self.patterns):
             found = store.query(
                 f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {' '.join(pattern)} }} }} "
@@ -252,21 +256,19 @@ class Block:
             rows = [[row[n] for n in names] for row in found]
             if not rows:
                 continue
-            values = ""  # (many, or blank nodes: all in one query)
+            values = f"VALUES ?_g{i} {{ <{graph}> }}"
             if (
                 names
                 and len(rows) <= _FEW
                 and not any(isinstance(t, BlankNode) for r in rows for t in r)
-            ):
+            ):  # (else all in one query)
                 table = " ".join("(" + " ".join(str(t) for t in r) + ")" for r in rows)
-                values = f"VALUES ({' '.join(f'?{n}' for n in names)}) {{ {table} }}"
-            graphs = [f"?_g{j}" if j != i else f"<{graph}>" for j in range(len(self.patterns))]
+                values += f" VALUES ({' '.join(f'?{n}' for n in names)}) {{ {table} }}"
             solutions = store.query(self.query(graphs, values), use_default_graph_as_union=True)
             assert isinstance(solutions, QuerySolutions)
-            lines = "".join(line for row in solutions for line in self.quads(row, skip, but=i))
-            if any(q not in sliced for q in parse(lines.encode(), format=RdfFormat.N_QUADS)):
-                return True
-        return False
+            for row in solutions:
+                out.update(self.quads(row, skipped))
+        return out
 
 
 def slice_of(store: Store, reads: list[Reads], leave: str) -> bytes | None:
@@ -278,9 +280,47 @@ def slice_of(store: Store, reads: list[Reads], leave: str) -> bytes | None:
     slice what it infers from the whole store: each block's solutions are there, within what its
     VALUES and FILTERs let through, and every triple of a predicate that a property path names.
     So, at a fixpoint, do all the rules, as long as what they infer gives no block a solution with
-    a quad the slice lacks (Reads.beyond asks, after).
+    a quad the slice lacks (Reads.beyond asks, after). More quads of the store do no harm.
 
     At 100,000 claims, the rules read about a twentieth of the graph."""
+    parts = _sliceable(reads)
+    if parts is None:
+        return None
+    blocks, paths = parts
+    skip = {f"<{leave}>"}
+    lines: set[str] = set()
+    for block in blocks:
+        graphs = [f"?_g{i}" for i in range(len(block.patterns))]
+        solutions = store.query(block.query(graphs), use_default_graph_as_union=True)
+        assert isinstance(solutions, QuerySolutions)
+        for row in solutions:
+            lines.update(block.quads(row, skip))
+    for iri in paths:
+        lines.update(_lines(store.quads_for_pattern(None, NamedNode(iri), None, None), skip))
+    return "".join(sorted(lines)).encode()
+
+
+def slice_update(store: Store, reads: list[Reads], graphs: list[str], leave: str) -> bytes | None:
+    """What a slice of the store (slice_of) made before these named graphs were replaced in it
+    lacks once their quads are removed from it: the quads of every block's solution that takes
+    one of theirs, and their triples of a predicate a property path names (a solution that takes
+    none of theirs is one the slice was made for). None if a rule cannot be sliced."""
+    parts = _sliceable(reads)
+    if parts is None:
+        return None
+    blocks, paths = parts
+    lines: set[str] = set()
+    for graph in graphs:
+        for block in blocks:
+            lines |= block.through(store, graph, {leave})
+        for iri in paths:
+            found = store.quads_for_pattern(None, NamedNode(iri), None, NamedNode(graph))
+            lines.update(_lines(found, set()))
+    return "".join(sorted(lines)).encode()
+
+
+def _sliceable(reads: list[Reads]) -> tuple[list[Block], list[str]] | None:
+    """The blocks and the predicates of paths of the rules, if every one can be sliced."""
     blocks: set[Block] = set()
     paths: set[str] = set()
     for read in reads:
@@ -288,20 +328,15 @@ def slice_of(store: Store, reads: list[Reads], leave: str) -> bytes | None:
             return None
         blocks.update(read.blocks)
         paths |= read.paths
-    skip = {f"<{leave}>"}
-    lines: set[str] = set()
-    for block in sorted(blocks):
-        graphs = [f"?_g{i}" for i in range(len(block.patterns))]
-        solutions = store.query(block.query(graphs), use_default_graph_as_union=True)
-        assert isinstance(solutions, QuerySolutions)
-        for row in solutions:
-            lines.update(block.quads(row, skip))
-    for iri in sorted(paths):
-        for q in store.quads_for_pattern(None, NamedNode(iri), None, None):
-            graph = str(q.graph_name) if isinstance(q.graph_name, NamedNode) else ""
-            if graph not in skip:
-                lines.add(f"{q.subject} {q.predicate} {q.object} {graph} .\n")
-    return "".join(sorted(lines)).encode()
+    return sorted(blocks), sorted(paths)
+
+
+def _lines(quads: Iterator[Quad], skip: set[str]) -> Iterator[str]:
+    """Quads as N-Quads lines, but those in the graphs skip names (in N-Triples)."""
+    for q in quads:
+        graph = str(q.graph_name) if isinstance(q.graph_name, NamedNode) else ""
+        if graph not in skip:
+            yield f"{q.subject} {q.predicate} {q.object} {graph} .\n"
 
 
 @dataclass(frozen=True)

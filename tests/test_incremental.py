@@ -9,6 +9,7 @@ folders.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -920,5 +921,87 @@ def test_damaged_coverage_facts_are_computed_again_with_the_inferred_claims(
     view.write_bytes(good[: cut + 40] + b"]]]")  # the mark is there, the rest is not JSON
     GENERATE.edit_one(project)
     build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def negate_first(doc: Path, relation: str) -> None:
+    """Negate the first claim with this relation that has no polarity yet."""
+    text = doc.read_text(encoding="utf-8")
+    found = re.finditer(f"relation: {relation}\n", text)
+    at = next(m.end() for m in found if "polarity:" not in _block(text, m.start()))
+    doc.write_text(text[:at] + "    polarity: negated\n" + text[at:], encoding="utf-8")
+
+
+def move_to_another_line(doc: Path) -> None:
+    """Move the intervention of the first affirmed, actual action line claim to the next line."""
+    text = doc.read_text(encoding="utf-8")
+    found = re.finditer(r"relation: inActionLine\n    object: actielijn-(\d)\n", text)
+    m = next(m for m in found if not re.search(r"polarity:|modality:", _block(text, m.start())))
+    doc.write_text(text[: m.start(1)] + str(int(m[1]) % 4 + 1) + text[m.end(1) :], encoding="utf-8")
+
+
+def _block(text: str, at: int) -> str:
+    """The claim that this place of an extraction file is in."""
+    end = text.find("\n  - id: ", at)
+    return text[text.rfind("\n  - id: ", 0, at) : end if end >= 0 else len(text)]
+
+
+def test_the_part_of_the_graph_the_rules_read_is_kept_beside_the_snapshot_for_the_next_edit(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An edit a rule reads keeps the slice beside the new snapshot; an edit no rule reads keeps
+    it too (the rules read nothing that changed); the next edit a rule reads updates it from the
+    edited graph instead of reading it from the store again. Each build equals a full build."""
+    import graph.rules
+    from graph.cache import last_slice
+    from graph.layout import current_snapshot
+
+    out = tmp_path / "out"
+    doc = mapped(project, out)
+    assert not (current_snapshot(out) / C.RULES_SLICE).exists()  # a full build keeps none
+    negate_first(doc, "inActionLine")
+    build(project, out)
+    first = current_snapshot(out) / C.RULES_SLICE
+    assert first.is_file()
+    GENERATE.edit_one(project)  # no rule reads it
+    build(project, out)
+    carried = current_snapshot(out) / C.RULES_SLICE
+    assert carried != first and carried.read_bytes() == first.read_bytes()
+
+    def not_again(*_args: object) -> None:
+        raise AssertionError("the slice was read from the store again")
+
+    edits = [
+        lambda: negate_first(doc, "primaryActionLine"),  # takes quads from the slice
+        lambda: move_to_another_line(doc),  # adds some
+    ]
+    for n, make_edit in enumerate(edits):
+        make_edit()
+        with monkeypatch.context() as m:
+            m.setattr(graph.rules, "slice_of", not_again)
+            said = steps(project, out)
+        assert any("to the part of the graph they read" in s for s in said), said
+        build(project, tmp_path / f"full-{n}")
+        assert_same_build(out, tmp_path / f"full-{n}")
+    manifest = (current_snapshot(out) / "manifest.json").read_text()
+    assert C.RULES_SLICE not in manifest  # not an output
+    context = json.loads(manifest)["validated"]
+    assert last_slice(current_snapshot(out), context) is not None
+    assert last_slice(current_snapshot(out), "another context") is None
+
+
+def test_a_damaged_slice_is_read_from_the_store_again(project: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    doc = mapped(project, out)
+    negate_first(doc, "inActionLine")
+    _, snapshot = build(project, out)
+    kept = snapshot / C.RULES_SLICE
+    data = bytearray(kept.read_bytes())
+    data[-40:-30] = b"<urn:x:y> "  # the body no longer has the digest in its first line
+    kept.write_bytes(bytes(data))
+    negate_first(doc, "primaryActionLine")
+    said = steps(project, out)
+    assert any("to the part of the graph they read" in s for s in said), said
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
