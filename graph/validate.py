@@ -350,8 +350,11 @@ def validate(
     graphs and nodes limit the focus nodes to those targeted in those named graphs and to those
     nodes (both None: every node).
     """
+    # graphs and nodes are checked apart: targets joined by a UNION read every claim on RocksDB
+    # (0.7 s for one graph and seven nodes at 100,000 claims, against 0.02 s apart)
+    scopes = [(graphs, None), (None, nodes)] if graphs and nodes else [(graphs, nodes)]
     try:
-        queries = compile_shapes(shapes_path, graphs, nodes)
+        queries = [q for g, n in scopes for q in compile_shapes(shapes_path, g, n)]
     except SyntaxError as exc:
         return [Problem(str(shapes_path), 0, 0, f"shapes do not parse: {exc}")]
     except ShapeError as exc:
