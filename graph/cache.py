@@ -995,10 +995,10 @@ def validation_context(project: Project) -> str:
 
     The inferred graph is not part of it: after it changes, the nodes it says something new of
     are validated again, and the nodes that name one it types anew (see validate_graphs)."""
-    ontology = sorted(
+    ontology = sorted(  # what the build reads there: the ontology, the shapes, the rules
         (p.relative_to(project.root).as_posix(), p.read_bytes())
         for p in (project.root / C.ONTOLOGY_DIRNAME).rglob("*")
-        if p.is_file()
+        if p.is_file() and p.suffix in {".ttl", ".rq"}
     )
     parts = [f"{n}\0".encode() + b for n, b in ontology]
     registry = next((c.digest for c in project.chunks if c.graph == C.REGISTRY_GRAPH), "")
