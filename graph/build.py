@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -40,6 +41,7 @@ from graph.cache import (
     make_chunk,
     previous_snapshot,
     read_project,
+    replace_graphs,
     reuse,
     sliced_inferred,
     validate_graphs,
@@ -385,13 +387,32 @@ def compile_project(root: Path, progress: Progress | None = None, shapes: bool =
     Reads the build cache and the current snapshot of the default build folder if there are
     any, but never writes them: like a rebuild, it validates only the graphs that changed since
     that snapshot, and nothing if none did.
+
+    After an edit, it reads what a rebuild reads (see _compile): a copy of the snapshot's store
+    with the changed graphs replaced, made in a temporary folder outside the build folder (hard
+    links where it can) and removed after. Loading the whole graph into memory instead took 4.5
+    of the 4.8 s of a check after an edit at 100,000 claims.
     """
     out = default_out(root)
     cache_dir = out / CACHE_DIRNAME
     cache = Cache(cache_dir if cache_dir.is_dir() else None, writable=False)
     previous = previous_snapshot(out) if cache.folder is not None else None
-    with paused_gc():
-        return _compile(root, cache, previous, progress, shapes)
+    with paused_gc(), tempfile.TemporaryDirectory(prefix="dkg-check-") as scratch:
+
+        def copied(project: Project) -> Store | None:
+            changed = changed_graphs(project, previous)
+            if previous is None or not changed or not shapes:
+                return None
+            try:  # (a build may prune the snapshot meanwhile: then load the graph instead)
+                copy = copy_store(Path(scratch) / C.OUT_STORE, cache, previous)
+                if copy is not None:
+                    fresh = [x for x in project.graphs() if x.graph in changed]
+                    replace_graphs(copy.store, project, fresh, changed)
+            except OSError:
+                return None
+            return copy.store if copy is not None else None
+
+        return _compile(root, cache, previous, progress, shapes, on_read=copied)
 
 
 # --- Writing -----------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyoxigraph import RdfFormat, Store
+from pyoxigraph import RdfFormat, Store, parse
 
 import graph.cache
 from graph import constants as C
@@ -996,3 +996,44 @@ def test_a_damaged_slice_is_read_from_the_store_again(project: Path, tmp_path: P
     assert any("to the part of the graph they read" in s for s in said), said
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
+
+
+@pytest.mark.parametrize("kind", ["an edit no rule reads", "an edit a rule reads"])
+def test_check_after_an_edit_reads_a_copy_of_the_store_and_writes_nothing_it_keeps(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """`dkg check` after an edit works on a copy of the snapshot's store in a temporary folder
+    (no graph loaded into memory), leaves the build folder as it was and removes the copy."""
+    import tempfile
+
+    import graph.build
+    from graph.build import compile_project
+    from graph.layout import default_out
+
+    out = default_out(project)
+    doc = mapped(project, out)
+    if kind == "an edit a rule reads":
+        move_to_another_line(doc)
+    else:
+        GENERATE.edit_one(project)
+    before = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def no_load(*_args: object) -> Store:
+        raise AssertionError("the graph was loaded into memory")
+
+    monkeypatch.setattr(graph.build, "working_store", no_load)
+    said: list[str] = []
+    compiled = compile_project(project, said.append)
+    assert any("changed graph" in s for s in said), said
+    after = {p: (p.stat().st_size, p.stat().st_mtime_ns) for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    assert list(scratch.iterdir()) == []
+    monkeypatch.undo()
+    build(project, tmp_path / "full")
+    full = (tmp_path / "full" / "current" / "dkg.nq").read_bytes()
+    assert [str(q) for q in compiled.quads] == [
+        str(q) for q in parse(full, format=RdfFormat.N_QUADS)
+    ]  # what the check compiled is what a full build writes
