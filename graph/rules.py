@@ -1,7 +1,9 @@
 """Apply the declared inference rules (ontology/rules/*.rq) to the compiled quads.
 
 Rules are SPARQL CONSTRUCT queries run over the union of all graphs until nothing new appears;
-what they construct goes into the inferred graph. The rules themselves are described as dkg:Rule
+what they construct goes into the inferred graph. What each rule reads (Reads) tells which rules
+an edit or a round can change, and which part of the graph the rules read (slice_of): after an
+edit they read, a build runs them over that part only. The rules themselves are described as dkg:Rule
 nodes (label, description, query) in the ontology graph, so a derived claim's prov:wasGeneratedBy
 leads to the rule's text.
 """
