@@ -397,22 +397,30 @@ def compile_project(root: Path, progress: Progress | None = None, shapes: bool =
     cache_dir = out / CACHE_DIRNAME
     cache = Cache(cache_dir if cache_dir.is_dir() else None, writable=False)
     previous = previous_snapshot(out) if cache.folder is not None else None
-    with paused_gc(), tempfile.TemporaryDirectory(prefix="dkg-check-") as scratch:
+    scratch: list[Path] = []  # the temporary folder, once made
 
-        def copied(project: Project) -> Store | None:
-            changed = changed_graphs(project, previous)
-            if previous is None or not changed or not shapes:
+    def copied(project: Project) -> Store | None:
+        changed = changed_graphs(project, previous)
+        if previous is None or not changed or not shapes:
+            return None
+        # if the folder cannot be made, or a build prunes the snapshot meanwhile: load the graph
+        try:
+            scratch.append(Path(tempfile.mkdtemp(prefix="dkg-check-")))
+            copy = copy_store(scratch[0] / C.OUT_STORE, cache, previous)
+            if copy is None:
                 return None
-            try:  # (a build may prune the snapshot meanwhile: then load the graph instead)
-                copy = copy_store(Path(scratch) / C.OUT_STORE, cache, previous)
-                if copy is not None:
-                    fresh = [x for x in project.graphs() if x.graph in changed]
-                    replace_graphs(copy.store, project, fresh, changed)
-            except OSError:
-                return None
-            return copy.store if copy is not None else None
+            fresh = [x for x in project.graphs() if x.graph in changed]
+            replace_graphs(copy.store, project, fresh, changed)
+        except OSError:
+            return None
+        return copy.store
 
-        return _compile(root, cache, previous, progress, shapes, on_read=copied)
+    try:
+        with paused_gc():
+            return _compile(root, cache, previous, progress, shapes, on_read=copied)
+    finally:
+        for folder in scratch:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 # --- Writing -----------------------------------------------------------------------------------

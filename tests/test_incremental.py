@@ -1037,3 +1037,24 @@ def test_check_after_an_edit_reads_a_copy_of_the_store_and_writes_nothing_it_kee
     assert [str(q) for q in compiled.quads] == [
         str(q) for q in parse(full, format=RdfFormat.N_QUADS)
     ]  # what the check compiled is what a full build writes
+
+
+def test_check_without_a_temporary_folder_loads_the_graph_instead(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from graph.build import compile_project
+    from graph.layout import default_out
+
+    build(project, default_out(project))
+    path = documents(project)[2]
+    text = path.read_text(encoding="utf-8")
+    start = text.index("    relation: inActionLine")
+    edit(path, text[start : text.index("\n", start)], "    relation: leads")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no such folder"))
+    said: list[str] = []
+    with pytest.raises(DataError) as caught:
+        compile_project(project, said.append)
+    assert any("loading the graph" in s for s in said), said
+    assert any("should be of type Actor" in p.message for p in caught.value.problems)
