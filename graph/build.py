@@ -45,6 +45,7 @@ from graph.cache import (
     reuse,
     sliced_inferred,
     validate_graphs,
+    whole_slice,
     working_store,
 )
 from graph.check import CheckResult
@@ -170,6 +171,7 @@ def _compile(
     again = _reused(project, previous, shapes, views)
     made: Callable[[], dict[str, bytes]] = dict
     rules_slice: bytes | Path | None = None
+    slicing: Callable[[], bytes | None] | None = None  # the slice of a whole build, if begun
     if again is not None:
         say("no graph changed since the last build: nothing to infer, validate or compute")
         inferred, validated, stored = again
@@ -212,6 +214,8 @@ def _compile(
                 every_format=False,  # (made below, beside the shapes)
                 asked=asked if views else None,
             )
+            if views and shapes:  # the next edit a rule reads needs not ask RocksDB for it
+                slicing = _in_background(lambda: whole_slice(project, store))
         del disk
         if views:
             say("computing the coverage matrix, beside the rest of the build")
@@ -229,6 +233,8 @@ def _compile(
         if on_inferred is not None:
             on_inferred(project, inferred, on_disk is not None)
         validated = checked()
+        if slicing is not None:
+            rules_slice = slicing()
         del store, nquads
     stats = counts(project, inferred)
     return Compiled(

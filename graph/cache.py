@@ -1342,6 +1342,18 @@ def sliced_inferred(
     return new, kept
 
 
+def whole_slice(project: Project, store: Store) -> bytes | None:
+    """The part of the graph the rules read (graph.rules.slice_of), as the file to keep beside
+    a snapshot, from a store that holds every graph and the inferred one; None if a rule cannot
+    be sliced. A whole build makes it beside the shapes (0.75 s at 100,000 claims), so that the
+    first edit a rule reads after it does not read it from RocksDB (2 s)."""
+    from graph.rules import load_rules, slice_of
+
+    rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
+    part = slice_of(store, [rule_reads(project, rule) for rule in rules], C.INFERRED_GRAPH)
+    return _slice_file(part, project.context) if part is not None else None
+
+
 _SLICE_MARK = b"dkg rules slice 1"  # and the validation context and the body's SHA-256
 
 

@@ -941,38 +941,37 @@ def _block(text: str, at: int) -> str:
 def test_the_part_of_the_graph_the_rules_read_is_kept_beside_the_snapshot_for_the_next_edit(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An edit a rule reads keeps the slice beside the new snapshot; an edit no rule reads keeps
-    it too (the rules read nothing that changed); the next edit a rule reads updates it from the
-    edited graph instead of reading it from the store again. Each build equals a full build."""
+    """A whole build keeps the slice beside its snapshot, and so does an edit a rule reads (which
+    updates it from the edited graph instead of reading it from the store again); an edit no rule
+    reads links it into the new snapshot (the rules read nothing that changed). Each build equals
+    a full build."""
     import graph.rules
     from graph.cache import last_slice
     from graph.layout import current_snapshot
 
     out = tmp_path / "out"
     doc = mapped(project, out)
-    assert not (current_snapshot(out) / C.RULES_SLICE).exists()  # a full build keeps none
-    negate_first(doc, "inActionLine")
-    build(project, out)
-    first = current_snapshot(out) / C.RULES_SLICE
-    assert first.is_file()
-    GENERATE.edit_one(project)  # no rule reads it
-    build(project, out)
-    carried = current_snapshot(out) / C.RULES_SLICE
-    assert carried != first and carried.read_bytes() == first.read_bytes()
+    assert (current_snapshot(out) / C.RULES_SLICE).is_file()
 
     def not_again(*_args: object) -> None:
         raise AssertionError("the slice was read from the store again")
 
     edits = [
-        lambda: negate_first(doc, "primaryActionLine"),  # takes quads from the slice
-        lambda: move_to_another_line(doc),  # adds some
+        (True, lambda: negate_first(doc, "inActionLine")),
+        (False, lambda: GENERATE.edit_one(project)),  # no rule reads it
+        (True, lambda: negate_first(doc, "primaryActionLine")),  # takes quads from the slice
+        (True, lambda: move_to_another_line(doc)),  # adds some
     ]
-    for n, make_edit in enumerate(edits):
+    for n, (read, make_edit) in enumerate(edits):
+        last = current_snapshot(out) / C.RULES_SLICE
+        before = (last.read_bytes(), last.stat().st_ino)
         make_edit()
         with monkeypatch.context() as m:
             m.setattr(graph.rules, "slice_of", not_again)
             said = steps(project, out)
-        assert any("to the part of the graph they read" in s for s in said), said
+        kept = current_snapshot(out) / C.RULES_SLICE
+        assert any("to the part of the graph they read" in s for s in said) == read, said
+        assert ((kept.read_bytes(), kept.stat().st_ino) == before) != read  # linked if not read
         build(project, tmp_path / f"full-{n}")
         assert_same_build(out, tmp_path / f"full-{n}")
     manifest = (current_snapshot(out) / "manifest.json").read_text()
