@@ -237,16 +237,17 @@ def naive(step: str, project: Path, build: Path, out: Path) -> None:
 
 
 def corpus(work: Path, claims: int) -> Path:
-    """A generated corpus of this size (made once, kept in the work folder)."""
+    """A generated corpus of this size (made once, kept in the work folder), with this project's
+    ontology/ (copied again each run)."""
     sys.path.insert(0, str(HERE))
-    from generate import generate
+    from generate import generate, with_ontology
 
     project = work / f"corpus-{claims}"
     marker = project / ".complete"
     if not marker.is_file():
         generate(project, claims)
         marker.write_text("ok")
-    return project
+    return with_ontology(project)
 
 
 def measure(

@@ -318,6 +318,14 @@ def generate(dest: Path, claims: int, seed: int = 1, per_document: int = 50) -> 
     base, extra = divmod(claims, n_docs)
     for d in range(n_docs):
         write_document(rnd, reg, extract, d + 1, base + (1 if d < extra else 0))
+    return with_ontology(dest)
+
+
+def with_ontology(dest: Path) -> Path:
+    """Give a corpus a copy of this project's ontology/ (the ontology, the shapes, the rules) in
+    place of the one it has: a corpus kept from an earlier run would otherwise be built with the
+    rules and shapes of the day it was made."""
+    shutil.rmtree(dest / "ontology", ignore_errors=True)
     shutil.copytree(ROOT / "ontology", dest / "ontology")
     return dest
 

@@ -29,9 +29,10 @@ from tests.conftest import ROOT
 OUTPUTS = ("dkg.nq", "dkg.trig", "dkg.ttl", "dkg.jsonld", "coverage.json", "manifest.json")
 
 
-def _generator():  # type: ignore[no-untyped-def]
-    name = "benchmarks_generate"
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "generate.py")
+def _benchmark(script: str):  # type: ignore[no-untyped-def]
+    """A script of benchmarks/ as a module."""
+    name = f"benchmarks_{script}"
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{script}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses look their module up there
@@ -39,7 +40,7 @@ def _generator():  # type: ignore[no-untyped-def]
     return module
 
 
-GENERATE = _generator()
+GENERATE = _benchmark("generate")
 
 
 @pytest.fixture(scope="module")
@@ -1057,3 +1058,19 @@ def test_check_without_a_temporary_folder_loads_the_graph_instead(
         compile_project(project, said.append)
     assert any("loading the graph" in s for s in said), said
     assert any("should be of type Actor" in p.message for p in caught.value.problems)
+
+
+def test_a_corpus_the_benchmark_kept_is_given_the_projects_ontology(tmp_path: Path) -> None:
+    """A corpus is generated once and kept; its rules and shapes must be the project's of the
+    day, or the benchmark times yesterday's rules (it did, for a day)."""
+    bench = _benchmark("bench")
+    project = bench.corpus(tmp_path, 400)
+    rule = project / "ontology" / C.RULES_DIRNAME / "action-line-coverage.rq"
+    rule.write_text("# the rule as it was written on an earlier day\n", encoding="utf-8")
+    (project / "ontology" / "gone.ttl").write_text("", encoding="utf-8")
+    kept = documents(project)[0]
+    kept.write_text(kept.read_text(encoding="utf-8") + "# kept\n", encoding="utf-8")
+    assert bench.corpus(tmp_path, 400) == project
+    assert rule.read_bytes() == (ROOT / "ontology" / C.RULES_DIRNAME / rule.name).read_bytes()
+    assert not (project / "ontology" / "gone.ttl").exists()
+    assert kept.read_text(encoding="utf-8").endswith("# kept\n")  # not generated again
