@@ -140,14 +140,16 @@ def make_chunk(graph: str, quads: Iterable[Quad] | bytes, every_format: bool = T
     ends with the graph's IRI.)
 
     Given N-Quads, the lines are sorted (in C, ten times faster than sorting terms in Python) and
-    parsed only if the other formats are wanted. Given quads, they are serialised once and put in
+    parsed only if the other formats are wanted. They are made unique in their order (a dict, not
+    a set): lines that come sorted, as the rules' do, then sort in one pass (0.12 s instead of
+    0.25 s for the 184,000 inferred at 100,000 claims). Given quads, they are serialised once and put in
     the order of their lines: parsing them again from N-Quads took twice as long (1.8 million
     quads at 100,000 claims), and sorting by str() formats every quad once more. Either way the
     parse is lenient, as everywhere the build reads N-Quads that pyoxigraph wrote.
     """
     ordered: list[Quad] | None = None
     if isinstance(quads, bytes):
-        lines = sorted(set(quads.splitlines(keepends=True)))
+        lines = sorted(dict.fromkeys(quads.splitlines(keepends=True)))
         nq, size = b"".join(lines), len(lines)
     else:
         unique = list(set(quads))
