@@ -35,6 +35,7 @@ from graph.cache import (
     Project,
     Unit,
     changed_graphs,
+    changes_since,
     counts,
     infer,
     kept_inferred,
@@ -269,14 +270,17 @@ def _on_disk(
     previous facts must be at hand (see _compile)."""
     from graph.rules import load_rules
 
+    changes = changes_since(project, previous)
+    if changes is None:
+        return None
     rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
-    kept = kept_inferred(project, store, rules, previous, asked, present=True)
+    kept = kept_inferred(project, store, rules, changes, asked, present=True)
     if kept is not None:
         say(
             "no rule reads what changed: the inferred graph is the last build's, and so is its store"
         )
         return kept, previous.snapshot / C.RULES_SLICE
-    return sliced_inferred(project, store, rules, previous, say, asked)
+    return sliced_inferred(project, store, rules, previous, changes, say, asked)
 
 
 def _whole(project: Project, inferred: Chunk) -> Store:

@@ -1118,7 +1118,7 @@ def infer(
     from graph.rules import apply_rules, load_rules
 
     rules = load_rules(project.root / C.ONTOLOGY_DIRNAME)
-    kept = kept_inferred(project, store, rules, previous, asked)
+    kept = kept_inferred(project, store, rules, changes_since(project, previous), asked)
     if kept is not None:
         say("no rule reads what changed: the inferred graph is the last build's")
         return kept
@@ -1201,19 +1201,44 @@ _CHANGED_GRAPH = "urn:dkg:build:changed"  # the quads an edit added or removed, 
 Asked = Callable[[Store, str], None]
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What changed since the previous snapshot, when only extraction files did (changes_since)."""
+
+    inferred: Chunk  # the previous snapshot's inferred graph
+    quads: bytes  # the quads added or removed (see _changed_quads)
+    graphs: set[str]  # the named graphs that differ
+
+
+def changes_since(project: Project, previous: Previous | None) -> Changes | None:
+    """What changed since the previous snapshot, if only extraction files changed and it was
+    validated in the same context (the same rules, code and registry); None if not, or if the
+    previous inferred graph or graphs are not in the cache."""
+    changed = changed_graphs(project, previous)
+    old = _last_inferred(project, previous)
+    if not changed or old is None or previous is None:
+        return None
+    if changed & {C.REGISTRY_GRAPH, C.ONTOLOGY_GRAPH}:
+        return None
+    if project.context != previous.validated:
+        return None
+    delta = _changed_quads(project, previous, changed)
+    return None if delta is None else Changes(old, delta, changed)
+
+
 def kept_inferred(
     project: Project,
     store: Store,
     rules: list[Rule],
-    previous: Previous | None,
+    changes: Changes | None,
     asked: Asked | None = None,
     present: bool = False,
 ) -> Chunk | None:
     """The previous snapshot's inferred graph, added to the store (present: the store holds it
     already), if the rules would infer it again: nothing they depend on changed but extraction
-    files, and no rule reads the quads those files added or removed (graph.rules.Reads asks,
-    with the old and the new quads in the store, so every solution either version gives a rule
-    is seen). None: run the rules. If the graph is kept, asked, if given, is called while the
+    files (changes, see changes_since; None if anything else did), and no rule reads the quads
+    those files added or removed (graph.rules.Reads asks, with the old and the new quads in the
+    store, so every solution either version gives a rule is seen). None: run the rules. If the graph is kept, asked, if given, is called while the
     changed quads are in the store (the coverage facts learn what the edit can change of them:
     graph.reports.coverage.edit_of).
 
@@ -1221,10 +1246,9 @@ def kept_inferred(
     solutions, and a solution that no changed quad can take part in is a solution of both
     versions; so each round of the rules goes as it went in the last build.
     """
-    edit = _edit(project, previous)
-    if edit is None:
+    if changes is None:
         return None
-    old, delta = edit
+    old, delta = changes.inferred, changes.quads
     if not present:
         store.load(old.nq, format=RdfFormat.N_QUADS, lenient=True)
     store.load(delta, format=RdfFormat.N_QUADS, lenient=True)
@@ -1250,31 +1274,16 @@ def _last_inferred(project: Project, previous: Previous | None) -> Chunk | None:
     return old if isinstance(old, Chunk) and old.digest == key else None
 
 
-def _edit(project: Project, previous: Previous | None) -> tuple[Chunk, bytes] | None:
-    """The previous inferred graph and the changed quads (see _changed_quads), if only
-    extraction files changed since the previous snapshot and it was validated in the same context
-    (the same rules, code and registry); None if not, or if they are not in the cache."""
-    changed = changed_graphs(project, previous)
-    old = _last_inferred(project, previous)
-    if not changed or old is None or previous is None:
-        return None
-    if changed & {C.REGISTRY_GRAPH, C.ONTOLOGY_GRAPH}:
-        return None
-    if project.context != previous.validated:
-        return None
-    delta = _changed_quads(project, previous, changed)
-    return None if delta is None else (old, delta)
-
-
 def sliced_inferred(
     project: Project,
     store: Store,
     rules: list[Rule],
     previous: Previous,
+    changes: Changes,
     say: Say,
     asked: Asked | None = None,
 ) -> tuple[Chunk, bytes] | None:
-    """After an edit that a rule reads, in a store that holds every new graph and the previous
+    """After an edit that a rule reads (changes, see changes_since), in a store that holds every new graph and the previous
     inferred graph (the new snapshot's, see graph.build._on_disk): the rules run in memory over
     the part of the store they can read (graph.rules.slice_of), and the store's inferred graph is
     replaced by what they infer. Returns that graph and the slice, as a file to keep beside the
@@ -1284,26 +1293,22 @@ def sliced_inferred(
     The slice kept beside the previous snapshot, if any, is updated from the changed graphs
     (graph.rules.slice_update) rather than read from RocksDB again (2 s at 100,000 claims).
 
-    None: the rules must run over the whole graph (a rule cannot be sliced, the previous
-    inferred graph or graphs are not in the cache, the context of the last validation changed,
-    or what the rules inferred anew reads beyond the slice); the store is then as it was.
+    None: the rules must run over the whole graph (a rule cannot be sliced, or what the rules
+    inferred anew reads beyond the slice); the store is then as it was.
 
     Loading the whole graph into memory for the rules took 4.5 s at 100,000 claims; the slice
     is about a twentieth of it."""
     from graph.cli import keep_to_exit
     from graph.rules import apply_rules, slice_of, slice_update
 
-    edit = _edit(project, previous)
-    if edit is None:
-        return None
-    old, delta = edit
+    old, delta = changes.inferred, changes.quads
     reads = [rule_reads(project, rule) for rule in rules]
     sliced = Store()
     keep_to_exit(sliced)
     last = last_slice(previous.snapshot, previous.validated)
     if last is not None:
         sliced.load(last, format=RdfFormat.N_QUADS, lenient=True)
-        changed = sorted(changed_graphs(project, previous) or ())
+        changed = sorted(changes.graphs)
         for graph in changed:
             sliced.clear_graph(NamedNode(graph))
         part = slice_update(store, reads, changed, C.INFERRED_GRAPH)
@@ -1335,8 +1340,9 @@ def sliced_inferred(
     replace_inferred(store, old, new)
     if asked is not None:
         store.load(delta, format=RdfFormat.N_QUADS, lenient=True)
-        changes = _in_graph(removed | added, _CHANGED_GRAPH)
-        store.load(changes, format=RdfFormat.N_QUADS, lenient=True)
+        store.load(
+            _in_graph(removed | added, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True
+        )
         try:
             asked(store, _CHANGED_GRAPH)
         finally:
