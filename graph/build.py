@@ -31,23 +31,10 @@ from graph.cache import (
     Cache,
     Chunk,
     FileDigests,
-    Previous,
     Project,
     Unit,
-    changed_graphs,
-    changes_since,
-    counts,
-    infer,
-    kept_inferred,
     make_chunk,
-    previous_snapshot,
     read_project,
-    replace_graphs,
-    reuse,
-    sliced_inferred,
-    validate_graphs,
-    whole_slice,
-    working_store,
 )
 from graph.check import CheckResult
 from graph.errors import Problem, RunError, counted, display_path
@@ -66,6 +53,21 @@ from graph.layout import (
     write_synced,
 )
 from graph.load import Corpus
+from graph.rebuild import (
+    Previous,
+    changed_graphs,
+    changes_since,
+    counts,
+    infer,
+    kept_inferred,
+    previous_snapshot,
+    replace_graphs,
+    reuse,
+    sliced_inferred,
+    validate_graphs,
+    whole_slice,
+    working_store,
+)
 from graph.storefill import StoreCopy, StoreWriter, copy_store
 
 if TYPE_CHECKING:
@@ -88,7 +90,7 @@ class Compiled:
     counts: dict[str, int]
     previous: Previous | None = None  # the snapshot whose store the new one is made from
     made: Callable[[], dict[str, bytes]] = dict  # waits for the views, see _views
-    # what the rules read, to keep beside the new snapshot (graph.cache.sliced_inferred): the
+    # what the rules read, to keep beside the new snapshot (graph.rebuild.sliced_inferred): the
     # file's content, or the previous snapshot's file (the rules read nothing that changed)
     slice: bytes | Path | None = None
 
@@ -259,8 +261,8 @@ def _on_disk(
     asked: Callable[[Store, str], None] | None,
 ) -> tuple[Chunk, bytes | Path] | None:
     """The inferred graph, made in the new snapshot's store, which holds the previous one: that
-    one if the rules would infer it again (graph.cache.kept_inferred), else what they infer from
-    the part of the store they read (graph.cache.sliced_inferred); and that part, to keep beside
+    one if the rules would infer it again (graph.rebuild.kept_inferred), else what they infer from
+    the part of the store they read (graph.rebuild.sliced_inferred); and that part, to keep beside
     the new snapshot (the previous snapshot's file, if the rules read nothing that changed: the
     part they read is the same). None: load the graph into memory and run them there.
 
@@ -358,7 +360,7 @@ def _reused(
     project: Project, previous: Previous | None, shapes: bool, views: bool
 ) -> tuple[Chunk, str, dict[str, bytes]] | None:
     """The inferred graph, validation context and views of the previous snapshot, if this build
-    would make the same (see graph.cache.reuse); None: make them."""
+    would make the same (see graph.rebuild.reuse); None: make them."""
     if previous is None or not shapes:
         return None
     inferred = reuse(project, previous)
@@ -383,7 +385,7 @@ def _stored_views(snapshot: Path, whole: bool = True) -> dict[str, bytes] | None
 
 def _keep_slice(rules_slice: bytes | Path | None, path: Path) -> None:
     """Keep what the rules read beside the new snapshot (see Compiled.slice): a cache, not
-    synced (graph.cache.last_slice checks it), and not in the manifest."""
+    synced (graph.rebuild.last_slice checks it), and not in the manifest."""
     if isinstance(rules_slice, bytes):
         path.write_bytes(rules_slice)
     elif isinstance(rules_slice, Path):

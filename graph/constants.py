@@ -68,7 +68,7 @@ OUT_JSONLD = "dkg.jsonld"
 OUT_STORE = "store"
 OUT_MANIFEST = "manifest.json"
 CURRENT_LINK = "current"
-# Beside them, not an output (nor in the manifest): what the rules read of it (graph.cache).
+# Beside them, not an output (nor in the manifest): what the rules read of it (graph.rebuild).
 RULES_SLICE = "rules-slice.cache"
 
 # --- Limits -----------------------------------------------------------------------------------

@@ -30,7 +30,6 @@ from graph.cache import (
     Chunk,
     ChunkSource,
     Layout,
-    Previous,
     Unit,
     code_salt,
     headers,
@@ -39,6 +38,7 @@ from graph.cache import (
 )
 from graph.cache import turtle as turtle_of
 from graph.errors import RunError
+from graph.rebuild import Previous
 
 FILES = (C.OUT_NQUADS, C.OUT_TRIG, C.OUT_TURTLE, C.OUT_JSONLD)
 Pieces = dict[str, dict[str, tuple[str, int, int]]]  # file -> graph -> (digest, offset, length)

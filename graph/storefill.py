@@ -24,19 +24,13 @@ from typing import TYPE_CHECKING
 from pyoxigraph import RdfFormat, Store
 
 from graph import constants as C
-from graph.cache import (
-    Cache,
-    CachedChunks,
-    Chunk,
-    changed_graphs,
-    chunk_stream,
-    replace_graphs,
-    replace_inferred,
-)
+from graph.cache import Cache, CachedChunks, Chunk, chunk_stream
 from graph.errors import RunError
+from graph.rebuild import changed_graphs, replace_graphs, replace_inferred
 
 if TYPE_CHECKING:
-    from graph.cache import Previous, Project
+    from graph.cache import Project
+    from graph.rebuild import Previous
 
 
 @dataclass

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pyoxigraph import RdfFormat, Store, parse
+from pyoxigraph import NamedNode, RdfFormat, Store, parse
 
 import graph.cache
 from graph import constants as C
@@ -839,7 +839,7 @@ def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_gra
     marked = {
         q.subject.value
         for q in Store.read_only(str(out / "current" / "store")).quads_for_pattern(
-            None, graph.cache.NamedNode("http://www.w3.org/2004/02/skos/core#note"), None, None
+            None, NamedNode("http://www.w3.org/2004/02/skos/core#note"), None, None
         )
     }
     doc, bottleneck = next(
@@ -896,7 +896,8 @@ def test_a_violation_on_a_node_the_rules_say_something_new_of_is_found(
 def test_the_nodes_naming_a_node_the_inferred_graph_types_anew_are_validated_again() -> None:
     """The shapes read the types of what a node names: a node that names one whose inferred type
     changed is validated again, with the nodes the inferred graph says something new of."""
-    from graph.cache import inferred_nodes, make_chunk
+    from graph.cache import make_chunk
+    from graph.rebuild import inferred_nodes
 
     ex = "http://example.org/"
     store = Store()
@@ -947,8 +948,8 @@ def test_the_part_of_the_graph_the_rules_read_is_kept_beside_the_snapshot_for_th
     reads links it into the new snapshot (the rules read nothing that changed). Each build equals
     a full build."""
     import graph.rules
-    from graph.cache import last_slice
     from graph.layout import current_snapshot
+    from graph.rebuild import last_slice
 
     out = tmp_path / "out"
     doc = mapped(project, out)

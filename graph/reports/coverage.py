@@ -489,7 +489,7 @@ class Edit:
 def edit_of(backend: Backend, graph: str) -> Edit:
     """The cells (bottleneck, intervention) an edit can change, and what it describes anew; asked
     while its added and removed quads are in a named graph of their own beside the new graphs (as
-    in graph.cache.kept_inferred).
+    in graph.rebuild.kept_inferred).
 
     A cell is made of the 'addresses' claims of its pair, the sources of their premises (followed
     to any depth), and, for a claim inferred via an action line, the sources of the claims that
