@@ -25,7 +25,7 @@ import pickle
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -201,6 +201,8 @@ class Unit:
     quads: int = 0
     claims: int = 0
     standings: dict[str, int] = field(default_factory=dict)
+    asked: tuple[str, ...] = ()  # the ids its check asked about, and
+    whole: bool = False  # whether it read them all (see AskedIds)
 
 
 @dataclass
@@ -315,9 +317,40 @@ class Context:
 
     @cached_property
     def digest(self) -> str:
-        """Its digest, part of every unit key."""
-        known = "\n".join(sorted(self.known)) if self.known is not None else "\0unchecked"
-        return sha(self.salt, known, "\n".join(sorted(self.rules)))
+        """The digest of the code and the rules, and of whether ids are checked: part of every
+        unit key. Of the ids, a key holds only what its file's check asked (see unit_key)."""
+        checked = "\0unchecked" if self.known is None else "checked"
+        return sha(self.salt, checked, "\n".join(sorted(self.rules)))
+
+    @cached_property
+    def known_digest(self) -> str:
+        """The digest of every id, for a check that read them all (see AskedIds)."""
+        return sha("\n".join(sorted(self.known or ())))
+
+
+class AskedIds(Collection[str]):
+    """The ids references may name, as one file's check sees them: each id it asks about is
+    recorded with the answer, and so is a read of them all (a did-you-mean, after an unknown
+    id). The unit's key holds those answers (unit_key): a new entity in the registry changes
+    no key, and so no file is checked again, unless a file asked about that id."""
+
+    def __init__(self, known: frozenset[str]):
+        self.known = known
+        self.asked: set[str] = set()
+        self.whole = False
+
+    def __contains__(self, ref: object) -> bool:
+        if isinstance(ref, str):
+            self.asked.add(ref)
+        return ref in self.known
+
+    def __iter__(self) -> Iterator[str]:
+        self.whole = True
+        return iter(self.known)
+
+    def __len__(self) -> int:
+        self.whole = True
+        return len(self.known)
 
 
 def stamp(path: Path | str | int) -> tuple[int, ...]:
@@ -409,10 +442,17 @@ def unit_key(
     yaml: str,
     text: str | None,
     digests: FileDigests | None = None,
+    asked: Iterable[str] = (),
+    whole: bool = False,
 ) -> str:
-    """The key of a unit: the context, the file and the source text it quotes."""
+    """The key of a unit: the context, the file and the source text it quotes, and what its
+    check learnt of the ids (see AskedIds): whether each id it asked about is known, and all of
+    them if it read them all."""
     source = _source_digest(context.root, text, digests or FileDigests())
-    return sha(context.digest, rel, yaml, text or "", source)
+    known = context.known or frozenset()
+    answers = "".join(f"{ref}\0{int(ref in known)}\n" for ref in sorted(asked))
+    ids = context.known_digest if whole else ""
+    return sha(context.digest, rel, yaml, text or "", source, answers, ids)
 
 
 # State of a worker process: set once by _init, so tasks stay small.
@@ -488,14 +528,18 @@ def process_file(rel: str, yaml: str, before: str | None = None) -> Unit:
         return unit
     doc = Document(path, located, record)
     meta = record.document
-    key = unit_key(context, rel, yaml, meta.text)
     corpus = Corpus(root=root)
-    known = set(context.known) if context.known is not None else None
+    known = AskedIds(context.known) if context.known is not None else None
     found: DocumentCheck = check_document(doc, corpus, known, set(context.rules))
+    asked = tuple(sorted(known.asked)) if known is not None else ()
+    whole = known is not None and known.whole
+    key = unit_key(context, rel, yaml, meta.text, asked=asked, whole=whole)
     unit = Unit(
         rel,
         key,
         yaml,
+        asked=asked,
+        whole=whole,
         text=meta.text,
         doc_id=meta.id,
         id_at=located.problem(("document", "id"), ""),
@@ -767,7 +811,8 @@ def _units(
         if (
             old is not None
             and old.yaml == yamls[rel]
-            and old.key == unit_key(context, rel, yamls[rel], old.text, digests)
+            and old.key
+            == unit_key(context, rel, yamls[rel], old.text, digests, old.asked, old.whole)
             and cache.has("units", old.key)
         ):
             units[rel] = old

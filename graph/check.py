@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,7 +130,7 @@ def _ref(
     doc: Document,
     path: tuple[str | int, ...],
     ref: str,
-    known: set[str] | None,
+    known: Collection[str] | None,
 ) -> None:
     if known is not None and ref not in known:
         result.problems.append(
@@ -142,7 +143,11 @@ _Unfound = list[tuple[Document, tuple[str | int, ...], str, SourceText]]
 
 
 def _check_document(
-    doc: Document, corpus: Corpus, result: CheckResult, known: set[str] | None, unfound: _Unfound
+    doc: Document,
+    corpus: Corpus,
+    result: CheckResult,
+    known: Collection[str] | None,
+    unfound: _Unfound,
 ) -> None:
     meta = doc.record.document
     if doc.path.stem != meta.id:
@@ -415,7 +420,7 @@ class DocumentCheck:
 
 
 def check_document(
-    doc: Document, corpus: Corpus, known: set[str] | None, rules: set[str]
+    doc: Document, corpus: Corpus, known: Collection[str] | None, rules: set[str]
 ) -> DocumentCheck:
     """Check one extraction file against the ids and rules of the project."""
     result = CheckResult()

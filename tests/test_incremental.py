@@ -221,11 +221,11 @@ def test_a_rebuild_with_nothing_changed_reads_nothing(
     assert first == second
 
 
-def test_a_new_entity_checks_every_file_again_without_parsing_it(
+def test_a_new_entity_checks_no_file_again(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
-    """A new id changes every file's context, so each is checked again: from the YAML its last
-    unit's payload keeps (the parse cache), not from the file."""
+    """A file's check learns of the registry only whether the ids it names are known (AskedIds):
+    a new id that no file names leaves every unit as it was."""
     out = tmp_path / "out"
     build(project, out)
     parsed.clear()
@@ -237,7 +237,36 @@ def test_a_new_entity_checks_every_file_again_without_parsing_it(
     )
     said = steps(project, out)
     assert parsed == ["extract/entities.yaml"]
-    assert any(f"reading {len(documents(project))} of" in s for s in said), said
+    assert "nothing changed in extract/" in said, said
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_the_files_that_name_an_id_are_checked_again_when_it_goes_and_comes_back(
+    project: Path, tmp_path: Path
+) -> None:
+    """Removing an entity fails the files that name it, as a full build does; once it is back,
+    they are checked again (a file that named an unknown id read every id, for its did-you-mean)
+    and the build equals a full one."""
+    out = tmp_path / "out"
+    build(project, out)
+    registry = project / "extract" / "entities.yaml"
+    before = registry.read_text(encoding="utf-8")
+    named = re.findall(r"\n    subject: (\S+)\n", documents(project)[0].read_text(encoding="utf-8"))
+    gone = next(i for i in named if before.count(i) == 1 and f"\n  - id: {i}\n" in before)
+    start = before.index(f"  - id: {gone}\n")
+    end = before.index("\n  - id: ", start) + 1
+    registry.write_text(before[:start] + before[end:], encoding="utf-8")
+    with pytest.raises(DataError) as caught:
+        steps(project, out)
+    with pytest.raises(DataError) as full:
+        build(project, tmp_path / "full")
+    assert caught.value.problems == full.value.problems
+    assert {p.message.split(" (")[0] for p in caught.value.problems} == {f"unknown entity {gone!r}"}
+    registry.write_text(before, encoding="utf-8")
+    said = steps(project, out)
+    named_it = [d for d in documents(project) if gone in d.read_text(encoding="utf-8")]
+    assert f"reading {len(named_it)} of {len(documents(project))} extraction files" in said, said
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
 
@@ -260,19 +289,19 @@ def test_a_damaged_parse_cache_in_a_payload_is_parsed_from_the_file_again(
         payload.parsed = blob
         cache.put("units", units[rel].key, payload)
     parsed.clear()
-    registry = project / "extract" / "entities.yaml"  # a new id: every file is checked again
-    registry.write_text(
-        registry.read_text(encoding="utf-8")
-        + '  - id: new-fund\n    type: "Instrument"\n    label: {nl: "nieuw fonds", en: "new fund"}\n',
+    # a new rule: every file is checked again (a claim may name a rule)
+    (project / "ontology" / "rules" / "noted.rq").write_text(
+        "# Every bottleneck is noted.\n"
+        'CONSTRUCT { ?b skos:note "noted" . } WHERE { ?b a dkg:Bottleneck . }\n',
         encoding="utf-8",
     )
     build(project, out)
-    assert sorted(parsed) == sorted(["extract/entities.yaml", *damaged])
+    assert sorted(parsed) == sorted(damaged)
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
 
 
-def test_editing_the_registry_checks_every_file_again_without_parsing_it(
+def test_editing_the_registry_parses_only_the_registry(
     project: Path, tmp_path: Path, parsed: list[str]
 ) -> None:
     out = tmp_path / "out"
