@@ -4,7 +4,8 @@
 
 For each size, generates a corpus (benchmarks/generate.py) and times, as real processes, with the
 median of --repeat runs and the peak memory of the process: `dkg --help`, `dkg check`, a full
-`dkg build`, a rebuild after editing one extraction file (and after an edit that a rule reads),
+`dkg build`, a rebuild after editing one extraction file (and after an edit that a rule reads, a
+new entity and a new label in the registry),
 `dkg report coverage`, a heavy named query, `dkg analyze centrality` and `dkg render`. Each is set against the naive way: the same
 code, but YAML read by PyYAML's pure-Python SafeLoader, the graph held in an rdflib in-memory
 Dataset (rules and queries by rdflib's SPARQL engine, shapes by pySHACL, files by rdflib's
@@ -34,6 +35,10 @@ HEAVY_QUERY = "claims-across-documents"
 TARGETS = {  # what the issue asks of 100,000 claims on a 2-core machine
     "full build": (30.0, 2048.0),
     "rebuild after one edit": (2.0, None),
+    # every kind of edit is one edit
+    "rebuild after an edit a rule reads": (2.0, None),
+    "rebuild after a new entity": (2.0, None),
+    "rebuild after a new label": (2.0, None),
     "coverage report": (1.0, None),
 }
 
@@ -255,7 +260,7 @@ def measure(
 ) -> list[tuple[str, Run, Run | None]]:
     """Time every step at one corpus size; return (step, dkg, naive) rows."""
     sys.path.insert(0, str(HERE))
-    from generate import edit_one, move_to_another_line
+    from generate import add_entity, edit_one, move_to_another_line, relabel_entity
 
     project = corpus(work, claims)
     env = {"DKG_BUILD": str(work / f"full-{claims}")}
@@ -334,6 +339,29 @@ def measure(
                 "inc-rule",
                 [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"],
                 before=lambda i: move_to_another_line(edited, i),
+            ),
+            naive_run("build"),
+        )
+    )
+    # edits to the registry: a new entity (the types rule reads its type), a label
+    rows.append(
+        (
+            "rebuild after a new entity",
+            one(
+                "inc-entity",
+                [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"],
+                before=lambda i: add_entity(edited, i + 1),
+            ),
+            naive_run("build"),
+        )
+    )
+    rows.append(
+        (
+            "rebuild after a new label",
+            one(
+                "inc-label",
+                [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"],
+                before=lambda i: relabel_entity(edited, i + 1),
             ),
             naive_run("build"),
         )

@@ -372,6 +372,31 @@ def move_to_another_line(dest: Path, n: int = 1) -> Path:
     return path
 
 
+def add_entity(dest: Path, n: int = 1) -> Path:
+    """Edit the registry as a curator does before curating a new document: add an organisation
+    (the n-th), which no document names yet; return its path."""
+    path = dest / "extract" / "entities.yaml"
+    entry = (
+        f'  - id: new-organisation-{n}\n    type: "Organisation"\n'
+        f'    label: {{nl: "nieuwe organisatie {n}", en: "new organisation {n}"}}\n'
+    )
+    path.write_text(path.read_text(encoding="utf-8") + entry, encoding="utf-8")
+    return path
+
+
+def relabel_entity(dest: Path, n: int = 1) -> Path:
+    """Edit the registry: give the first organisation another English label (the n-th); return
+    its path."""
+    path = dest / "extract" / "entities.yaml"
+    text = path.read_text(encoding="utf-8")
+    at = text.index('    type: "Organisation"\n')
+    start = text.index(' en: "', at) + len(' en: "')
+    end = text.index('"', start)
+    label = text[start:end].split(" (")[0]
+    path.write_text(text[:start] + f"{label} ({n})" + text[end:], encoding="utf-8")
+    return path
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("claims", type=int, help="Number of claims, e.g. 1000, 10000, 100000.")

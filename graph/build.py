@@ -422,7 +422,7 @@ def compile_project(root: Path, progress: Progress | None = None, shapes: bool =
             if copy is None:
                 return None
             fresh = [x for x in project.graphs() if x.graph in changed]
-            replace_graphs(copy.store, project, fresh, changed)
+            replace_graphs(copy.store, project, fresh, changed, previous)
         except OSError:
             return None
         return copy.store

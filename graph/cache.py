@@ -931,22 +931,22 @@ def chunk_stream(project: ChunkSource, items: list[Chunk | Unit]) -> IO[bytes]:
 
 
 def validation_context(project: Project) -> str:
-    """What every graph's validity depends on but the graphs: if it changed, every graph is
-    validated again. It is also all the inferred graph depends on but the graphs (see
-    graph.rebuild.reuse).
+    """What every graph's validity depends on but the graphs: the ontology, the shapes, the rules
+    and the code. If it changed, every graph is validated again. It is also all the inferred graph
+    depends on but the graphs (see graph.rebuild.reuse).
 
-    The inferred graph is not part of it: after it changes, the nodes it says something new of
-    are validated again, and the nodes that name one it types anew (graph.rebuild.validate_graphs)."""
+    The registry and the inferred graph are not part of it: after either changes, the nodes it
+    says something new of are validated again, and the nodes that name one it types anew
+    (graph.rebuild.validate_graphs)."""
     ontology = sorted(  # what the build reads there: the ontology, the shapes, the rules
         (p.relative_to(project.root).as_posix(), p.read_bytes())
         for p in (project.root / C.ONTOLOGY_DIRNAME).rglob("*")
         if p.is_file() and p.suffix in {".ttl", ".rq"}
     )
     parts = [f"{n}\0".encode() + b for n, b in ontology]
-    registry = next((c.digest for c in project.chunks if c.graph == C.REGISTRY_GRAPH), "")
     here = Path(__file__).parent
     code = [(here / name).read_bytes() for name in ("rules.py", "validate.py", "rebuild.py")]
-    return sha(code_salt(), *code, registry, *parts)
+    return sha(code_salt(), *code, *parts)
 
 
 def _reads_key(rule: Rule) -> str:

@@ -95,7 +95,7 @@ class StoreWriter:
             changed = changed_graphs(project, copied.previous) or set()
             self.store = copied.store
             fresh = [x for x in project.graphs() if x.graph in changed]
-            replace_graphs(self.store, project, fresh, changed)
+            replace_graphs(self.store, project, fresh, changed, copied.previous)
             return
         if project.cache.folder is None or not project.cache.writable:
             return  # the graphs are held in this process only: finish() loads them here

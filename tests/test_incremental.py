@@ -221,23 +221,55 @@ def test_a_rebuild_with_nothing_changed_reads_nothing(
     assert first == second
 
 
-def test_a_new_entity_checks_no_file_again(
-    project: Path, tmp_path: Path, parsed: list[str]
+def test_a_new_entity_checks_no_file_again_and_loads_nothing_into_memory(
+    project: Path, tmp_path: Path, parsed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A file's check learns of the registry only whether the ids it names are known (AskedIds):
-    a new id that no file names leaves every unit as it was."""
+    a new id that no file names leaves every unit as it was. The registry's graph is then an
+    edited graph like a document's: the rules run over their slice (the types rule reads the new
+    entity's type), the shapes check that graph, and nothing is loaded into memory."""
+    import graph.build
+
     out = tmp_path / "out"
     build(project, out)
     parsed.clear()
-    registry = project / "extract" / "entities.yaml"
-    registry.write_text(
-        registry.read_text(encoding="utf-8")
-        + '  - id: new-fund\n    type: "Instrument"\n    label: {nl: "nieuw fonds", en: "new fund"}\n',
-        encoding="utf-8",
-    )
-    said = steps(project, out)
+    GENERATE.add_entity(project)  # an organisation that no document names
+
+    def no_load(*_args: object) -> Store:
+        raise AssertionError("the graph was loaded into memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(graph.build, "working_store", no_load)
+        said = steps(project, out)
     assert parsed == ["extract/entities.yaml"]
     assert "nothing changed in extract/" in said, said
+    assert any("to the part of the graph they read" in s for s in said), said
+    # the new entity: the registry describes it, and the types rule gave it its superclasses
+    shapes = "(1 node the rules said something new of and 1 node the registry describes anew)"
+    assert any(s.endswith(shapes) for s in said), said
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_a_new_label_in_the_registry_validates_its_entity_and_loads_nothing_into_memory(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A label no rule reads and the coverage facts do not show: the last inferred graph stands,
+    the shapes check the relabelled entity alone, and nothing is loaded into memory."""
+    import graph.build
+
+    out = tmp_path / "out"
+    build(project, out)
+    GENERATE.relabel_entity(project)
+
+    def no_load(*_args: object) -> Store:
+        raise AssertionError("the graph was loaded into memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(graph.build, "working_store", no_load)
+        said = steps(project, out)
+    assert any("no rule reads what changed" in s for s in said), said
+    assert any(s.endswith("(1 node the registry describes anew)") for s in said), said
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
 
@@ -269,6 +301,32 @@ def test_the_files_that_name_an_id_are_checked_again_when_it_goes_and_comes_back
     assert f"reading {len(named_it)} of {len(documents(project))} extraction files" in said, said
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
+
+
+def test_an_entity_typed_anew_in_the_registry_has_the_claims_that_name_it_validated(
+    project: Path, tmp_path: Path
+) -> None:
+    """The registry is not part of the validation context: after an edit to it, the build
+    validates the nodes it describes anew and those that name an entity it types anew, and finds
+    what a full build finds. A bottleneck made a topic (both are skos:Concepts, so the inferred
+    types stay the same) fails every claim that says something addresses it; the test fails if
+    the nodes naming it are left out."""
+    out = tmp_path / "out"
+    build(project, out)
+    registry = project / "extract" / "entities.yaml"
+    edit(
+        registry,
+        '  - id: knelpunt-a\n    type: "Bottleneck"',
+        '  - id: knelpunt-a\n    type: "Topic"',
+    )
+    said: list[str] = []
+    with pytest.raises(DataError) as caught:
+        build(project, out, said.append)
+    assert any("the registry describes anew" in s for s in said), said
+    with pytest.raises(DataError) as full:
+        build(project, tmp_path / "full")
+    assert caught.value.problems == full.value.problems
+    assert any("should be of type Bottleneck" in p.message for p in caught.value.problems)
 
 
 def test_a_damaged_parse_cache_in_a_payload_is_parsed_from_the_file_again(
