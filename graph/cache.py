@@ -450,9 +450,13 @@ def unit_key(
     them if it read them all."""
     source = _source_digest(context.root, text, digests or FileDigests())
     known = context.known or frozenset()
-    answers = "".join(f"{ref}\0{int(ref in known)}\n" for ref in sorted(asked))
-    ids = context.known_digest if whole else ""
-    return sha(context.digest, rel, yaml, text or "", source, answers, ids)
+    if whole:
+        ids = "every id " + context.known_digest
+    elif known.issuperset(asked):  # as when it was checked, unless an id it names is gone
+        ids = "known " + "\n".join(asked)
+    else:
+        ids = "asked " + "".join(f"{ref}\0{int(ref in known)}\n" for ref in sorted(asked))
+    return sha(context.digest, rel, yaml, text or "", source, ids)
 
 
 # State of a worker process: set once by _init, so tasks stay small.

@@ -274,6 +274,41 @@ def test_a_new_label_in_the_registry_validates_its_entity_and_loads_nothing_into
     assert_same_build(out, tmp_path / "full")
 
 
+NEW_BOTTLENECK = (
+    '  - id: knelpunt-z\n    type: "Bottleneck"\n    label: {nl: "knelpunt Z", en: "bottleneck Z"}\n'
+    '    in_scheme: "idea-knelpunten"\n    notation: "Z"\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("\n  - id: knelpunt-a\n", f"\n{NEW_BOTTLENECK}  - id: knelpunt-a\n"),  # a row of its own
+        ('    notation: "A"\n', '    notation: "A1"\n'),
+        ('en: "instrument 8"}', 'en: "instrument eight"}'),  # an intervention the facts name
+        (
+            '  - id: instrument-8\n    type: "Instrument"',
+            '  - id: instrument-8\n    type: "Action"',
+        ),
+        ('aliases: ["TECHNOLOGIE8"]', 'aliases: ["TECHNOLOGIE8", "TECH8"]'),
+        ('en: "A governmentbody."}', 'en: "A government body."}'),
+        ('  - id: event-15\n    type: "Event"\n', '  - id: event-15b\n    type: "Event"\n'),
+    ],
+    ids=["new bottleneck", "notation", "label", "type", "alias", "description", "renamed id"],
+)
+def test_a_registry_edit_equals_a_full_build(
+    project: Path, tmp_path: Path, old: str, new: str
+) -> None:
+    """Each kind of registry edit, made as an edited graph (its quads through the rules'
+    questions, the shapes and the coverage facts' cells), builds what a full build does."""
+    out = tmp_path / "out"
+    build(project, out)
+    edit(project / "extract" / "entities.yaml", old, new)
+    build(project, out)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_the_files_that_name_an_id_are_checked_again_when_it_goes_and_comes_back(
     project: Path, tmp_path: Path
 ) -> None:
