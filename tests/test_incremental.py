@@ -309,6 +309,22 @@ def test_a_registry_edit_equals_a_full_build(
     assert_same_build(out, tmp_path / "full")
 
 
+def test_a_registry_edit_without_the_last_registry_at_hand_builds_as_a_full_build(
+    project: Path, tmp_path: Path
+) -> None:
+    """The last registry is read from the last snapshot's N-Quads file where its layout says it
+    is; without the layout, the graph is replaced whole and the rules and shapes run as in a full
+    build, with the same result."""
+    out = tmp_path / "out"
+    build(project, out)
+    shutil.rmtree(out / "cache" / "layouts")
+    GENERATE.relabel_entity(project)
+    said = steps(project, out)
+    assert "loading the graph for the rules and shapes" in said, said
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_the_files_that_name_an_id_are_checked_again_when_it_goes_and_comes_back(
     project: Path, tmp_path: Path
 ) -> None:
