@@ -331,41 +331,19 @@ def measure(
 
     incremental = one("inc", [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"], before=edit)
     rows.append(("rebuild after one edit", incremental, naive_run("build")))
-    # an edit that a rule reads: the rules run again, over the part of the graph they read
-    rows.append(
+    # an edit that a rule reads: the rules run again, over the part of the graph they read; and
+    # edits to the registry: a new entity (the types rule reads its type), a label
+    rebuild = [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"]
+    for step, key, change in [
         (
             "rebuild after an edit a rule reads",
-            one(
-                "inc-rule",
-                [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"],
-                before=lambda i: move_to_another_line(edited, i),
-            ),
-            naive_run("build"),
-        )
-    )
-    # edits to the registry: a new entity (the types rule reads its type), a label
-    rows.append(
-        (
-            "rebuild after a new entity",
-            one(
-                "inc-entity",
-                [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"],
-                before=lambda i: add_entity(edited, i + 1),
-            ),
-            naive_run("build"),
-        )
-    )
-    rows.append(
-        (
-            "rebuild after a new label",
-            one(
-                "inc-label",
-                [*DKG, "-C", str(edited), "build", "-o", str(inc), "-q"],
-                before=lambda i: relabel_entity(edited, i + 1),
-            ),
-            naive_run("build"),
-        )
-    )
+            "inc-rule",
+            lambda i: move_to_another_line(edited, i),
+        ),
+        ("rebuild after a new entity", "inc-entity", lambda i: add_entity(edited, i + 1)),
+        ("rebuild after a new label", "inc-label", lambda i: relabel_entity(edited, i + 1)),
+    ]:
+        rows.append((step, one(key, rebuild, before=change), naive_run("build")))
     # after a build, `dkg check` validates only what changed since it (and reuses its cache)
     rows.append(
         (

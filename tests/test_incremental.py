@@ -112,18 +112,12 @@ def test_a_rebuild_the_rules_do_not_read_loads_nothing_into_memory(
     """After an edit no rule reads, the new snapshot's store (the last one, copied, with the
     edited graph replaced) is all the build reads: the rules' questions, the shapes of the edited
     graph and the coverage facts of the cells it can change."""
-    import graph.build
 
     out = tmp_path / "out"
     build(project, out)
     GENERATE.edit_one(project)  # a planned claim: no rule reads it
 
-    def no_load(*_args: object) -> Store:
-        raise AssertionError("the graph was loaded into memory")
-
-    with monkeypatch.context() as m:
-        m.setattr(graph.build, "working_store", no_load)
-        said = steps(project, out)
+    said = steps_loading_nothing(project, out, monkeypatch)
     assert any("and so is its store" in s for s in said), said
     assert any(s.endswith("(1 changed graph)") for s in said), said  # not the inferred graph
     build(project, tmp_path / "full")
@@ -228,19 +222,13 @@ def test_a_new_entity_checks_no_file_again_and_loads_nothing_into_memory(
     a new id that no file names leaves every unit as it was. The registry's graph is then an
     edited graph like a document's: the rules run over their slice (the types rule reads the new
     entity's type), the shapes check that graph, and nothing is loaded into memory."""
-    import graph.build
 
     out = tmp_path / "out"
     build(project, out)
     parsed.clear()
     GENERATE.add_entity(project)  # an organisation that no document names
 
-    def no_load(*_args: object) -> Store:
-        raise AssertionError("the graph was loaded into memory")
-
-    with monkeypatch.context() as m:
-        m.setattr(graph.build, "working_store", no_load)
-        said = steps(project, out)
+    said = steps_loading_nothing(project, out, monkeypatch)
     assert parsed == ["extract/entities.yaml"]
     assert "nothing changed in extract/" in said, said
     assert any("to the part of the graph they read" in s for s in said), said
@@ -256,18 +244,12 @@ def test_a_new_label_in_the_registry_validates_its_entity_and_loads_nothing_into
 ) -> None:
     """A label no rule reads and the coverage facts do not show: the last inferred graph stands,
     the shapes check the relabelled entity alone, and nothing is loaded into memory."""
-    import graph.build
 
     out = tmp_path / "out"
     build(project, out)
     GENERATE.relabel_entity(project)
 
-    def no_load(*_args: object) -> Store:
-        raise AssertionError("the graph was loaded into memory")
-
-    with monkeypatch.context() as m:
-        m.setattr(graph.build, "working_store", no_load)
-        said = steps(project, out)
+    said = steps_loading_nothing(project, out, monkeypatch)
     assert any("no rule reads what changed" in s for s in said), said
     assert any(s.endswith("(1 node the registry describes anew)") for s in said), said
     build(project, tmp_path / "full")
@@ -528,6 +510,19 @@ def steps(project: Path, out: Path) -> list[str]:
     said: list[str] = []
     build(project, out, said.append)
     return said
+
+
+def steps_loading_nothing(project: Path, out: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """What a build of project into out said it did; it fails if the build loads the graph into
+    memory (graph.build.working_store)."""
+    import graph.build
+
+    def no_load(*_args: object) -> Store:
+        raise AssertionError("the graph was loaded into memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(graph.build, "working_store", no_load)
+        return steps(project, out)
 
 
 def test_when_no_graph_changed_nothing_is_inferred_validated_or_computed_again(
