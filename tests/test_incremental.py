@@ -834,26 +834,42 @@ def test_the_coverage_facts_after_an_edit_are_updated_cell_by_cell(
     assert_same_build(out, tmp_path / "full")
 
 
-def test_facts_whose_names_an_edit_describes_anew_are_computed_again(
-    project: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ('en: "bottleneck A"}', 'en: "bottleneck A (IDEA)"}'),  # a bottleneck's label
+        ('en: "instrument 8"}', 'en: "instrument eight"}'),  # an intervention's label
+        (
+            '  - id: instrument-8\n    type: "Instrument"',
+            '  - id: instrument-8\n    type: "Action"',
+        ),
+    ],
+    ids=["bottleneck label", "intervention label", "intervention type"],
+)
+def test_facts_whose_names_an_edit_describes_anew_are_read_again_not_computed_whole(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, old: str, new: str
 ) -> None:
-    """The updated facts keep the types and labels of what the old ones name: an edit that gives
-    one of those a type, label or code has the facts computed again (None); one that describes
-    something else keeps them."""
+    """The updated facts keep the types and labels of what the old ones name, but for what the
+    edit describes anew: those are read again, and the rest of the facts is not computed whole
+    (which loads the whole graph into memory). The result is a full build's."""
     import graph.reports.coverage as coverage
-    from graph.store import EmbeddedBackend
 
     out = tmp_path / "out"
     build(project, out)
-    old = coverage.Facts.from_json((out / "current" / "coverage.json").read_bytes())
-    assert old is not None
-    backend = EmbeddedBackend.over(Store.read_only(str(out / "current" / "store")))
-    for named in (next(iter(old.kinds)), next(iter(old.scheme))):
-        edit = coverage.Edit(cells=set(), described={named})
-        assert coverage.updated(old, backend, edit, coverage.LANGS) is None, named
-    other = coverage.Edit(cells=set(), described={"https://w3id.org/dkg/id/a-section"})
-    again = coverage.updated(old, backend, other, coverage.LANGS)
-    assert again is not None and again.to_json() == old.to_json()
+    edit(project / "extract" / "entities.yaml", old, new)
+    made: list[str] = []
+    real_facts = coverage.facts
+
+    def facts(*args, **kwargs):  # type: ignore[no-untyped-def]
+        made.append("all")
+        return real_facts(*args, **kwargs)
+
+    monkeypatch.setattr(coverage, "facts", facts)
+    steps_loading_nothing(project, out, monkeypatch)
+    assert made == [], made
+    monkeypatch.setattr(coverage, "facts", real_facts)
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
 
 
 def test_file_digests_are_remembered_by_stat_and_a_changed_file_is_read_again(

@@ -542,15 +542,12 @@ def edit_of(backend: Backend, graph: str) -> Edit:
     return Edit(cells, {r["x"].value for r in described.rows if r["x"] is not None})
 
 
-def updated(old: Facts, backend: Backend, edit: Edit, langs: list[str]) -> Facts | None:
+def updated(old: Facts, backend: Backend, edit: Edit, langs: list[str]) -> Facts:
     """The facts of the new graph, from those of the old one and what an edit can change (see
     edit_of): its cells are queried again, the rest kept. What the facts read beyond the cells is
-    read again whole, but the types and labels of what the old facts name: None (compute the
-    facts again) if the edit describes one of them anew."""
-    named = {*old.scheme, *old.kinds, *old.line_notation}
-    named.update(x for labels in old.labels.values() for x in labels)
-    if edit.described & named:
-        return None
+    read again whole, but the types and labels of what the old facts name: those are kept, except
+    for the things the edit describes anew (a new label for a bottleneck, say), read again."""
+    stale = edit.described
     scheme, notation = _bottlenecks(backend)
     found, by_pair = cited_claims(backend, pairs=sorted(edit.cells))
     cells = {k: c for k, c in old.cells.items() if k not in edit.cells} | _cells(found)
@@ -558,16 +555,20 @@ def updated(old: Facts, backend: Backend, edit: Edit, langs: list[str]) -> Facts
     lines = _line_mappings(by_pair)
     every_line = _every_line(lines, cells)
     interventions = sorted({i for _, i in cells})
-    unknown = [i for i in interventions if i not in old.kinds]
-    kinds = {i: old.kinds[i] for i in interventions if i in old.kinds}
-    kinds |= {i: kind_of(t) for i, t in types(backend, unknown).items()}
+    kept = {i for i in interventions if i in old.kinds and i not in stale}
+    kinds = {i: old.kinds[i] for i in interventions if i in kept}
+    kinds |= {
+        i: kind_of(t)
+        for i, t in types(backend, [i for i in interventions if i not in kept]).items()
+    }
     line_notation = _line_notations(backend, lines, every_line)
     wanted = [x for x in {*scheme, *interventions, *every_line} if x]
+    labelled = old.labels.get(langs[0], {})
+    fresh = labels_in(backend, [x for x in wanted if x not in labelled or x in stale], langs)
     names: dict[str, dict[str, str]] = {}
-    fresh = labels_in(backend, [x for x in wanted if x not in old.labels.get(langs[0], {})], langs)
     for lang in langs:
         known = old.labels.get(lang, {})
-        names[lang] = {x: known[x] if x in known else fresh[lang][x] for x in wanted}
+        names[lang] = {x: fresh[lang][x] if x in fresh[lang] else known[x] for x in wanted}
     return Facts(scheme, notation, lines, cells, kinds, line_notation, names)
 
 
