@@ -421,8 +421,7 @@ def compile_project(root: Path, progress: Progress | None = None, shapes: bool =
             copy = copy_store(scratch[0] / C.OUT_STORE, cache, previous)
             if copy is None:
                 return None
-            fresh = [x for x in project.graphs() if x.graph in changed]
-            replace_graphs(copy.store, project, fresh, changed, previous)
+            replace_graphs(copy.store, project, previous)
         except OSError:
             return None
         return copy.store

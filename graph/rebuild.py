@@ -109,30 +109,24 @@ def changed_graphs(project: Project, previous: Previous | None) -> set[str] | No
     return {g for g in now.keys() | old.keys() if now.get(g) != old.get(g)}
 
 
-def replace_graphs(
-    store: Store,
-    project: Project,
-    fresh: list[Chunk | Unit],
-    changed: set[str],
-    previous: Previous | None = None,
-) -> None:
-    """Replace the changed graphs (the inferred one aside) in a copy of the previous store: by
-    difference where the previous snapshot's version is at hand (see _old_nquads), else whole.
+def replace_graphs(store: Store, project: Project, previous: Previous) -> None:
+    """Replace the graphs that changed since the previous snapshot (the inferred one aside) in a
+    copy of its store: by difference where the previous version is at hand (graph_versions),
+    else whole.
 
     An edit changes a few quads of a graph, and RocksDB deletes quad by quad: clearing and loading
     again the registry's graph of 5,000 entities took 1 s, the difference a few milliseconds."""
-    by_graph = {x.graph: x for x in fresh}
+    changed = changed_graphs(project, previous) or set()
+    now = {x.graph: x for x in project.graphs() if x.graph in changed}
     whole: list[Chunk | Unit] = []
     for g in sorted(changed):
-        item = by_graph.get(g)
-        old = _old_nquads(project, previous, g) if item is not None and previous else None
-        if item is None or old is None:
+        versions = graph_versions(project, previous, g) if g in now else None
+        if versions is None:
             store.clear_graph(NamedNode(g))
-            if item is not None:
-                whole.append(item)
+            if g in now:
+                whole.append(now[g])
             continue
-        before = set(old.splitlines(keepends=True))
-        after = set(project.chunk(item).nq.splitlines(keepends=True))
+        before, after = versions
         for quad in parse(b"".join(sorted(before - after)), format=RdfFormat.N_QUADS):
             store.remove(quad)
         if after - before:
@@ -497,30 +491,48 @@ def _in_graph(lines: set[bytes], graph: str) -> bytes:
 def _changed_quads(project: Project, previous: Previous, changed: set[str]) -> bytes | None:
     """The quads in the old or the new version of the changed graphs but not in both, as N-Quads
     in a graph of their own; None if an old version is no longer at hand."""
-    now = {u.graph: u for u in project.units if u.graph is not None}
     out: set[bytes] = set()
     for graph in changed:
-        if graph == C.REGISTRY_GRAPH:
-            old, new = _registry_lines(project, previous)
-        else:
-            unit = now.get(graph)
-            old = _lines(project, project.before.get(graph), previous.graphs.get(graph))
-            new = _lines(project, unit, unit.digest if unit is not None else None)
-        if old is None or new is None:
+        versions = graph_versions(project, previous, graph)
+        if versions is None:
             return None
-        out |= old ^ new
+        out |= versions[0] ^ versions[1]
     return _in_graph(out, _CHANGED_GRAPH)
 
 
-def _registry_lines(
-    project: Project, previous: Previous
-) -> tuple[set[bytes] | None, set[bytes] | None]:
-    """The N-Quads lines of the registry's graph in the previous snapshot and now (None: not at
-    hand). The previous one is read from that snapshot's N-Quads file (see _old_nquads)."""
-    chunk = next((c for c in project.chunks if c.graph == C.REGISTRY_GRAPH), None)
-    data = _old_nquads(project, previous, C.REGISTRY_GRAPH)
-    old = set(data.splitlines(keepends=True)) if data is not None else None
-    return old, set(chunk.nq.splitlines(keepends=True)) if chunk is not None else None
+_VERSIONS: dict[tuple[str, str, str, str | None], tuple[set[bytes], set[bytes]] | None] = {}
+
+
+def graph_versions(
+    project: Project, previous: Previous, graph: str
+) -> tuple[set[bytes], set[bytes]] | None:
+    """The N-Quads lines of a graph, a document's or the registry's, in the previous snapshot and
+    now (none for a version that does not exist); None if the previous one is not at hand. A
+    document's previous version is its last unit's, in the cache; the registry's is read from the
+    previous snapshot's N-Quads file (_old_nquads). Kept for the build that asks: it replaces the
+    graphs in the store, asks the rules and validates with them."""
+    if graph == C.REGISTRY_GRAPH:
+        item: Chunk | Unit | None = next((c for c in project.chunks if c.graph == graph), None)
+    else:
+        item = next((u for u in project.units if u.graph == graph), None)
+    key = (str(previous.snapshot), previous.digest, graph, item.digest if item else None)
+    if key in _VERSIONS:
+        return _VERSIONS[key]
+    old: set[bytes] | None
+    new: set[bytes] | None
+    if graph == C.REGISTRY_GRAPH:
+        data = _old_nquads(project, previous, graph)
+        old = set(data.splitlines(keepends=True)) if data is not None else None
+        new = set(project.chunk(item).nq.splitlines(keepends=True)) if item else set()
+    else:
+        unit = item if isinstance(item, Unit) else None
+        old = _lines(project, project.before.get(graph), previous.graphs.get(graph))
+        new = _lines(project, unit, unit.digest if unit is not None else None)
+    found = (old, new) if old is not None and new is not None else None
+    if any(k[0] != key[0] or k[1] != key[1] for k in _VERSIONS):
+        _VERSIONS.clear()  # another build's
+    _VERSIONS[key] = found
+    return found
 
 
 def _old_nquads(project: Project, previous: Previous, graph: str) -> bytes | None:
@@ -587,11 +599,10 @@ def validate_graphs(
             old = _last_inferred(project, previous)
             nodes = inferred_nodes(store, old, inferred) if old is not None else None
         if C.REGISTRY_GRAPH in changed:
-            before, now = _registry_lines(project, previous)
-            if before is None or now is None:
-                described = None
-            else:
-                described = described_anew(store, before ^ now)
+            versions = graph_versions(project, previous, C.REGISTRY_GRAPH)
+            described = (
+                None if versions is None else described_anew(store, versions[0] ^ versions[1])
+            )
         if nodes is None or described is None:  # validate every graph
             scope = nodes = None
         elif not scope and not nodes and not described:

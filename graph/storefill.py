@@ -26,7 +26,7 @@ from pyoxigraph import RdfFormat, Store
 from graph import constants as C
 from graph.cache import Cache, CachedChunks, Chunk, chunk_stream
 from graph.errors import RunError
-from graph.rebuild import changed_graphs, replace_graphs, replace_inferred
+from graph.rebuild import replace_graphs, replace_inferred
 
 if TYPE_CHECKING:
     from graph.cache import Project
@@ -92,10 +92,8 @@ class StoreWriter:
         self.process: subprocess.Popen[bytes] | None = None
         self.sent = False
         if copied is not None:
-            changed = changed_graphs(project, copied.previous) or set()
             self.store = copied.store
-            fresh = [x for x in project.graphs() if x.graph in changed]
-            replace_graphs(self.store, project, fresh, changed, copied.previous)
+            replace_graphs(self.store, project, copied.previous)
             return
         if project.cache.folder is None or not project.cache.writable:
             return  # the graphs are held in this process only: finish() loads them here
