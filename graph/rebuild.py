@@ -396,6 +396,7 @@ def sliced_inferred(
     is about a twentieth of it."""
     from graph.cli import keep_to_exit
     from graph.rules import apply_rules, slice_of, slice_update
+    from graph.splice import spliced
 
     old, delta = changes.inferred, changes.quads
     reads = [rule_reads(project, rule) for rule in rules]
@@ -419,6 +420,7 @@ def sliced_inferred(
         raise DataError(problems)
     new = make_chunk(C.INFERRED_GRAPH, inferred, every_format=False)
     removed, added = inferred_changes(old, new)
+    new = spliced(old, new.nq, removed, added) or new  # (its TriG and JSON-LD: graph.splice)
     scratch = NamedNode(_CHANGED_GRAPH)
     if added:  # does what was inferred anew read beyond the slice?
         store.load(_in_graph(added, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
