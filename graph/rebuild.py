@@ -46,9 +46,10 @@ from graph.cache import (
     rule_reads,
 )
 from graph.errors import DataError, counted
+from graph.splice import first_line, spliced
 
 if TYPE_CHECKING:
-    from graph.rules import Rule
+    from graph.rules import Rule, Term
 
 
 @dataclass
@@ -396,7 +397,6 @@ def sliced_inferred(
     is about a twentieth of it."""
     from graph.cli import keep_to_exit
     from graph.rules import apply_rules, slice_of, slice_update
-    from graph.splice import spliced
 
     old, delta = changes.inferred, changes.quads
     reads = [rule_reads(project, rule) for rule in rules]
@@ -446,6 +446,124 @@ def sliced_inferred(
         finally:
             store.clear_graph(scratch)
     return new, kept
+
+
+def grown_inferred(
+    project: Project,
+    store: Store,
+    rules: list[Rule],
+    previous: Previous,
+    changes: Changes,
+    say: Say,
+    asked: Asked | None = None,
+) -> tuple[Chunk, bytes] | None:
+    """After an edit that only added quads (a new entity, a new claim) and that only simple rules
+    read (graph.rules.Reads.rows), in a store that holds every new graph and the previous inferred
+    graph: what the rules infer anew, found from the solutions that take a new quad, added to the
+    store's inferred graph. Returns that graph and the slice of the graph the rules read, grown by
+    the new solutions' quads (see sliced_inferred). None: the rules must run over their slice;
+    the store is then as it was.
+
+    Why that is the graph a full build infers: the rules only add, so with more quads they infer
+    everything they inferred before, and what they infer anew comes from a solution that takes a
+    new quad, one the edit added or one a rule inferred anew in an earlier round. Each round
+    finds those solutions, until a round finds nothing new. A rule that is not simple, or that an
+    edit's quad reads through a property path, ends this (at 100,000 claims, a new entity's
+    types take 0.15 s this way, and 3 s from the rules run over their slice)."""
+    from graph.rules import MAX_ROUNDS, slice_growth
+
+    added: set[bytes] = set()
+    for graph in sorted(changes.graphs):
+        versions = graph_versions(project, previous, graph)
+        if versions is None or versions[0] - versions[1]:
+            return None  # (an old version not at hand, or a quad removed)
+        added |= versions[1] - versions[0]
+    last = last_slice(previous.snapshot, previous.validated)
+    if last is None:
+        return None
+    old = changes.inferred
+    reads = [rule_reads(project, rule) for rule in rules]
+    scratch = NamedNode(_CHANGED_GRAPH)
+    new: set[bytes] = set()
+    fresh = added  # the quads the rounds look at: the edit's, then those inferred anew
+    grown: set[bytes] = set()  # the quads of the solutions that take them, for the slice
+    for _ in range(MAX_ROUNDS):
+        store.load(_in_graph(fresh, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
+        try:
+            rows = [read.rows(store, _CHANGED_GRAPH) for read in reads]
+            part = slice_growth(store, reads, _CHANGED_GRAPH, C.INFERRED_GRAPH)
+        finally:
+            store.clear_graph(scratch)
+        made: set[bytes] | None = set()
+        if part is None or any(r is None for r in rows):
+            made = None
+        else:
+            grown |= set(part.splitlines(keepends=True))
+            for rule, found in zip(rules, rows, strict=True):
+                made = _applied_at(store, rule, found, made) if found and made is not None else made
+        if made is None:  # the store as it was: the rules run over their slice
+            _remove(store, new)
+            return None
+        fresh = {q for q in made - new if not _holds_line(old.nq, q)}
+        if not fresh:
+            break
+        new |= fresh
+        store.load(b"".join(sorted(fresh)), format=RdfFormat.N_QUADS, lenient=True)
+    else:
+        _remove(store, new)
+        return None
+    say(f"the rules inferred {counted(len(new), 'new triple')} from what the edit added")
+    nq = _with_lines(old.nq, new)
+    chunk = spliced(old, nq, set(), new) if new else old
+    if chunk is None:
+        chunk = make_chunk(C.INFERRED_GRAPH, nq)
+    _CHANGES.clear()
+    _CHANGES[(old.digest, chunk.digest)] = (set(), new)
+    more = {line for line in grown if not _holds_line(last, line)}
+    kept = _slice_file(_with_lines(last, more), previous.validated)
+    if asked is not None:
+        store.load(changes.quads, format=RdfFormat.N_QUADS, lenient=True)
+        store.load(_in_graph(new, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
+        try:
+            asked(store, _CHANGED_GRAPH)
+        finally:
+            store.clear_graph(scratch)
+    return chunk, kept
+
+
+def _applied_at(
+    store: Store, rule: Rule, rows: list[dict[str, Term]], made: set[bytes]
+) -> set[bytes] | None:
+    """made, with what a simple rule constructs at these rows (graph.rules.apply_at); None if
+    pyoxigraph cannot read the rule (running the rules over their slice says so)."""
+    from graph.rules import apply_at
+
+    try:
+        return made | apply_at(store, rule, rows)
+    except SyntaxError:
+        return None
+
+
+def _remove(store: Store, lines: set[bytes]) -> None:
+    """Remove quads (N-Quads lines) from a store."""
+    for quad in parse(b"".join(sorted(lines)), format=RdfFormat.N_QUADS):
+        store.remove(quad)
+
+
+def _holds_line(nq: bytes, line: bytes) -> bool:
+    """Whether sorted N-Quads hold a line."""
+    return nq.startswith(line, first_line(nq, line))
+
+
+def _with_lines(nq: bytes, lines: set[bytes]) -> bytes:
+    """Sorted N-Quads with more lines (none of them there yet), still sorted."""
+    pieces, at = [], 0
+    for line in sorted(lines):
+        where = first_line(nq, line)
+        pieces += [nq[at:where], line]
+        at = where
+    pieces.append(nq[at:])
+    return b"".join(pieces)
 
 
 def whole_slice(project: Project, store: Store) -> bytes | None:

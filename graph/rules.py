@@ -25,6 +25,7 @@ from pyoxigraph import (
     QueryTriples,
     RdfFormat,
     Store,
+    Variable,
     parse,
 )
 
@@ -33,6 +34,8 @@ from graph.errors import Problem, display_path
 from graph.vocab import term
 
 MAX_ROUNDS = 10
+
+Term = NamedNode | BlankNode | Literal  # a term a solution binds
 
 
 @dataclass(frozen=True)
@@ -185,6 +188,32 @@ class Reads:
     asks: list[Ask] | None
     blocks: tuple[Block, ...] | None = None  # (None: not known, the rule cannot be sliced)
     paths: frozenset[str] | None = frozenset()  # what its property paths name (None: anything)
+    simple: bool = False  # one block, with FILTERs and BINDs: see rows
+
+    def rows(self, store: Store, graph: str) -> list[dict[str, Term]] | None:
+        """The values of the block's variables in every solution of the rule's block that takes
+        a triple of this named graph (the rest from the store), each solution once; [] if none
+        does. None: they cannot be told apart from the rest this way (the rule is not simple, a
+        triple has a predicate one of its paths names, or there are more than a few).
+
+        A simple rule's WHERE is one block of triple patterns (and paths), its FILTERs and
+        BINDs, so each of its solutions binds every variable of the block: the rule's solutions
+        that take one of those triples are those it has with the variables bound to a row."""
+        if self.asks is None:
+            return None
+        try:
+            if not self.simple:
+                return None if self.changed_by(store, graph) else []
+            found: dict[tuple[tuple[str, str], ...], dict[str, Term]] = {}
+            for ask in self.asks:
+                rows = ask.solutions(store, graph)
+                if rows is None or (rows and ask.path):
+                    return None
+                for row in rows:
+                    found.setdefault(tuple(sorted((k, str(v)) for k, v in row.items())), row)
+        except SyntaxError:
+            return None
+        return list(found.values()) if len(found) <= _FEW else None
 
     def changed_by(self, store: Store, graph: str) -> bool:
         """Whether the triples in this named graph of the store can change the rule's result."""
@@ -321,6 +350,20 @@ def slice_update(store: Store, reads: list[Reads], graphs: list[str], leave: str
     return "".join(sorted(lines)).encode()
 
 
+def slice_growth(store: Store, reads: list[Reads], graph: str, leave: str) -> bytes | None:
+    """The quads of every block's solution that takes a quad of this named graph, from the
+    graphs but that one and leave: what a slice of the store (slice_of) made before those quads
+    were added to it (the store holds them in that graph and in their own) lacks, if none has a
+    predicate a property path names. None if a rule cannot be sliced."""
+    parts = _sliceable(reads)
+    if parts is None:
+        return None
+    lines: set[str] = set()
+    for block in parts[0]:
+        lines |= block.through(store, graph, {graph, leave})
+    return "".join(sorted(lines)).encode()
+
+
 def _sliceable(reads: list[Reads]) -> tuple[list[Block], list[str]] | None:
     """The blocks and the predicates of paths of the rules, if every one can be sliced."""
     blocks: set[Block] = set()
@@ -348,6 +391,35 @@ class Ask:
 
     pattern: str
     rest: str = ""
+    path: bool = False  # a predicate a property path names (?_s <p> ?_o): no condition else
+
+    def solutions(self, store: Store, graph: str) -> list[dict[str, Term]] | None:
+        """The values of the block's variables (blank nodes of the rule aside) in its
+        solutions in which the pattern matches in the graph; None if there are more than a few.
+        Asked in two steps, as holds asks."""
+        found = store.query(
+            f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {self.pattern} }} }} LIMIT {_FEW + 1}",
+            use_default_graph_as_union=True,
+        )
+        assert isinstance(found, QuerySolutions)
+        names = [v.value for v in found.variables]
+        rows = [[row[n] for n in names] for row in found]
+        if not rows:
+            return []
+        if len(rows) > _FEW or any(isinstance(t, BlankNode) for r in rows for t in r):
+            return None
+        where = self.rest
+        if names:
+            lines = " ".join("(" + " ".join(str(t) for t in r) + ")" for r in rows)
+            where = f"VALUES ({' '.join(f'?{n}' for n in names)}) {{ {lines} }} {self.rest}"
+        solutions = store.query(
+            f"SELECT DISTINCT * WHERE {{ {where} }} LIMIT {_FEW + 1}",
+            use_default_graph_as_union=True,
+        )
+        assert isinstance(solutions, QuerySolutions)
+        variables = [v.value for v in solutions.variables if not v.value.startswith("_b")]
+        out = [{v: t for v in variables if (t := row[v]) is not None} for row in solutions]
+        return out if len(out) <= _FEW else None
 
     def holds(self, store: Store, graph: str) -> bool:
         found = store.query(
@@ -408,7 +480,7 @@ def _reads(query: str) -> Reads:
             if i not in patterns:
                 iris = _path(p)
                 names = ["?_p"] if iris is None else sorted(f"<{iri}>" for iri in iris)
-                asks += [Ask(f"?_s {name} ?_o") for name in names]
+                asks += [Ask(f"?_s {name} ?_o", path=True) for name in names]
                 continue
             others = " ".join(f"{q} ." for j, q in patterns.items() if j != i)
             asks.append(Ask(patterns[i], f"{others} {values} {filters}"))
@@ -417,7 +489,40 @@ def _reads(query: str) -> Reads:
         list(dict.fromkeys(asks)),
         tuple(sorted(b for b in blocks if b.patterns)),
         None if paths is None else frozenset(paths),
+        _simple(algebra),
     )
+
+
+def _simple(algebra: Any) -> bool:
+    """Whether a CONSTRUCT's WHERE is one block of triple patterns (paths among them), under
+    FILTERs and BINDs only, and its template has no blank node (a rule run once per row must
+    make the same triples as a rule run once: see Reads.rows)."""
+    from rdflib import BNode
+
+    if any(isinstance(t, BNode) for triple in algebra.get("template") or [] for t in triple):
+        return False
+    node = _part(algebra, "p")
+    while getattr(node, "name", None) in {"Project", "Filter", "Extend"}:
+        node = _part(node, "p")
+    return getattr(node, "name", None) == "BGP"
+
+
+def apply_at(store: Store, rule: Rule, rows: list[dict[str, Term]]) -> set[bytes]:
+    """What a simple rule (see Reads.rows) constructs from its solutions with the variables
+    bound to one of the rows, as N-Quads lines in the inferred graph."""
+    graph = f" <{C.INFERRED_GRAPH}> .".encode()
+    header = C.sparql_prefixes()
+    out: set[bytes] = set()
+    for row in rows:
+        result = store.query(
+            header + rule.query,
+            use_default_graph_as_union=True,
+            substitutions={Variable(name): term for name, term in row.items()},
+        )
+        assert isinstance(result, QueryTriples)
+        triples = result.serialize(format=RdfFormat.N_TRIPLES) or b""
+        out.update(line.removesuffix(b" .") + graph + b"\n" for line in triples.splitlines())
+    return out
 
 
 def _block(triples: list[Any], allowed: dict[str, frozenset[str]], conditions: list[Any]) -> Block:

@@ -31,7 +31,7 @@ def spliced(old: Chunk, nq: bytes, removed: set[bytes], added: set[bytes]) -> Ch
         if was:  # its blocks are replaced (by nothing, if it is gone)
             place = _blocks(was)
         else:  # a new subject: before the blocks of the one that follows it, if any
-            at = _first(old.nq, subject + b" ")
+            at = first_line(old.nq, subject + b" ")
             following = old.nq[at : old.nq.index(b" ", at)] if at < len(old.nq) else None
             place = _blocks(_group(old.nq, following)) if following else (None, None)
         if not (trig.put(new[0], place[0], bool(was)) and jsonld.put(new[1], place[1], bool(was))):
@@ -40,7 +40,7 @@ def spliced(old: Chunk, nq: bytes, removed: set[bytes], added: set[bytes]) -> Ch
     return Chunk(old.graph, quads, nq, trig.joined(), jsonld.joined())
 
 
-def _first(nq: bytes, key: bytes) -> int:
+def first_line(nq: bytes, key: bytes) -> int:
     """Where the first line not less than key starts in sorted N-Quads lines (a binary search
     over the bytes: splitting 184,000 lines took longer than the rest of a splice)."""
     lo, hi = 0, len(nq)  # both at the start of a line
@@ -57,7 +57,7 @@ def _first(nq: bytes, key: bytes) -> int:
 def _group(nq: bytes, subject: bytes) -> bytes:
     """The lines of one subject in sorted N-Quads lines."""
     prefix = subject + b" "
-    start = end = _first(nq, prefix)
+    start = end = first_line(nq, prefix)
     while nq.startswith(prefix, end):
         end = nq.index(b"\n", end) + 1
     return nq[start:end]

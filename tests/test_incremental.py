@@ -219,8 +219,9 @@ def test_a_new_entity_checks_no_file_again_and_loads_nothing_into_memory(
 ) -> None:
     """A file's check learns of the registry only whether the ids it names are known (AskedIds):
     a new id that no file names leaves every unit as it was. The registry's graph is then an
-    edited graph like a document's: the rules run over their slice (the types rule reads the new
-    entity's type), the shapes check that graph, and nothing is loaded into memory."""
+    edited graph like a document's: the edit only adds, and the types rule, which reads the new
+    entity's type, infers its superclasses from it alone (graph.rebuild.grown_inferred); the
+    shapes check that entity, and nothing is loaded into memory."""
 
     out = tmp_path / "out"
     build(project, out)
@@ -230,7 +231,8 @@ def test_a_new_entity_checks_no_file_again_and_loads_nothing_into_memory(
     said = steps_loading_nothing(project, out, monkeypatch)
     assert parsed == ["extract/entities.yaml"]
     assert "nothing changed in extract/" in said, said
-    assert any("to the part of the graph they read" in s for s in said), said
+    assert any(s.endswith("new triples from what the edit added") for s in said), said
+    assert not any("to the part of the graph they read" in s for s in said), said
     # the new entity: the registry describes it, and the types rule gave it its superclasses
     shapes = "(1 node the rules said something new of and 1 node the registry describes anew)"
     assert any(s.endswith(shapes) for s in said), said
@@ -959,12 +961,11 @@ def test_after_an_edit_a_rule_reads_the_rules_run_over_the_part_of_the_graph_the
     assert_same_build(out, tmp_path / "full")
 
 
-def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_graph(
-    project: Path, tmp_path: Path
-) -> None:
-    """Two rules, the second reading what the first infers with a label: an edit that has the
-    first infer something of a bottleneck it did not before needs that bottleneck's label, which
-    the slice made before the rules ran lacks (graph.rules.Reads.beyond)."""
+def mark_negated(project: Path, out: Path) -> tuple[Path, str]:
+    """Two rules, the second reading what the first infers with a label: a bottleneck that a
+    source says an intervention does not address is marked, and a marked bottleneck's label is
+    its comment. Build; return a document that says an intervention addresses a bottleneck that
+    is not marked, and that bottleneck."""
     rules = project / "ontology" / "rules"
     (rules / "marked.rq").write_text(
         "# A bottleneck that a source says an intervention does not address is marked.\n"
@@ -977,7 +978,6 @@ def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_gra
         'CONSTRUCT { ?b rdfs:comment ?l . } WHERE { ?b skos:note "negated" ; skos:prefLabel ?l . }\n',
         encoding="utf-8",
     )
-    out = tmp_path / "out"
     build(project, out)
     marked = {
         q.subject.value
@@ -985,12 +985,22 @@ def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_gra
             None, NamedNode("http://www.w3.org/2004/02/skos/core#note"), None, None
         )
     }
-    doc, bottleneck = next(
+    return next(
         (d, b)
         for d in documents(project)
         for b in re.findall(r"relation: addresses\n    object: (\S+)\n", d.read_text())
         if C.ID + b not in marked
     )
+
+
+def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_graph(
+    project: Path, tmp_path: Path
+) -> None:
+    """An edit that has the first of two rules (mark_negated) infer something of a bottleneck
+    it did not before needs that bottleneck's label, which the slice made before the rules ran
+    lacks (graph.rules.Reads.beyond)."""
+    out = tmp_path / "out"
+    doc, bottleneck = mark_negated(project, out)
     edit(
         doc,
         f"relation: addresses\n    object: {bottleneck}\n",
@@ -1001,6 +1011,54 @@ def test_what_the_rules_infer_beyond_their_slice_has_them_run_over_the_whole_gra
     assert any("loading the graph" in s for s in said), said  # and then over the whole graph
     nquads = (out / "current" / "dkg.nq").read_text()
     assert f"<{C.ID}{bottleneck}> <http://www.w3.org/2000/01/rdf-schema#comment>" in nquads
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
+def test_an_edit_that_only_adds_has_the_rules_infer_from_what_it_added_round_by_round(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A new claim that two simple rules read (mark_negated): the first infers a mark from the
+    claim, the second a comment in each language from the mark, in a second round, without running the rules over
+    their slice or loading the graph (graph.rebuild.grown_inferred). The slice kept for the next
+    edit a rule reads holds what the new claim adds to it. Without the second round, or with a
+    slice that lacks the new claim's solutions, the builds or the slices differ."""
+    import graph.rules
+
+    out = tmp_path / "out"
+    doc, bottleneck = mark_negated(project, out)
+    text = doc.read_text(encoding="utf-8")
+    start, end = claim_block(text, f"relation: addresses\n    object: {bottleneck}\n")
+    copy = text[start:end].replace("  - id: ", "  - id: added-", 1)
+    copy = copy.replace("relation: addresses\n", "relation: addresses\n    polarity: negated\n", 1)
+    doc.write_text(text + copy, encoding="utf-8")
+    with monkeypatch.context() as m:
+        m.setattr(graph.rules, "apply_rules", None)  # (not called)
+        said = steps_loading_nothing(project, out, monkeypatch)
+    assert any(s.endswith("3 new triples from what the edit added") for s in said), said
+    nquads = (out / "current" / "dkg.nq").read_text()
+    assert f"<{C.ID}{bottleneck}> <http://www.w3.org/2000/01/rdf-schema#comment>" in nquads
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+    def kept(build: Path) -> set[bytes]:  # the slice's lines (its first line says what it is)
+        return set((build / "current" / C.RULES_SLICE).read_bytes().splitlines()[1:])
+
+    assert kept(out) == kept(tmp_path / "full")
+
+
+def test_an_edit_that_only_adds_what_a_rule_with_sub_selects_reads_runs_the_rules_over_their_slice(
+    project: Path, tmp_path: Path
+) -> None:
+    """The action-line rule is not one block: which of its solutions take a new quad is not
+    asked, and the rules run over their slice, with the result of a full build."""
+    out = tmp_path / "out"
+    build(project, out)
+    doc = next(d for d in documents(project) if "relation: inActionLine" in d.read_text())
+    doc.write_text(with_mapping(doc.read_text(encoding="utf-8")), encoding="utf-8")
+    said = steps(project, out)
+    assert any("to the part of the graph they read" in s for s in said), said
+    assert (out / "current" / "dkg.nq").read_text().count("/action-line-coverage/") > 0
     build(project, tmp_path / "full")
     assert_same_build(out, tmp_path / "full")
 
