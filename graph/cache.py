@@ -31,7 +31,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
-from pyoxigraph import Quad, RdfFormat, parse, serialize
+from pyoxigraph import NamedNode, Quad, RdfFormat, parse, serialize
 
 from graph import constants as C
 from graph.check import (
@@ -47,7 +47,7 @@ from graph.check import (
     report_unfound,
     rule_names,
 )
-from graph.errors import DataError, Problem, RunError
+from graph.errors import DataError, Problem, RunError, display_path
 from graph.load import (
     NO_REGISTRY,
     Corpus,
@@ -58,7 +58,7 @@ from graph.load import (
     validated,
 )
 from graph.models import Extraction, Registry
-from graph.yamlio import Located
+from graph.yamlio import Located, item_values, load_items
 
 if TYPE_CHECKING:
     from graph.rules import Reads, Rule
@@ -243,6 +243,7 @@ _SHAPES: dict[str, Callable[[Any], bool]] = {
     "units": lambda v: isinstance(v, Payload),
     "graphs": lambda v: isinstance(v, Chunk),
     "index": lambda v: isinstance(v, dict) and all(isinstance(u, Unit) for u in v.values()),
+    "items": lambda v: isinstance(v, dict),
 }
 
 
@@ -484,6 +485,46 @@ def _parse(
     return record, located, problems
 
 
+def _parse_registry(
+    root: Path, path: Path, key: str, cache: Cache, salt: str
+) -> tuple[Any, Located | None, list[Problem], list[str] | None]:
+    """The registry, as _parse reads it, and the digests of its entities' texts in order (None if
+    not needed: the graph of the same bytes is in the cache); after an edit, item by item (graph.yamlio.load_items): only the entities whose
+    text changed are parsed, the others' values are the last read's (the cache's "items" entry,
+    by the digest of each entity's text, for the code of salt).
+
+    Reading libyaml's events for the 5,000 entities of a 100,000-claim corpus took 0.27 s of
+    every rebuild after a registry edit."""
+    found = _from_parsed(cache.get("parsed", key), Registry)
+    if found is not None:  # (its graph, too, is in the cache)
+        return (*found, None)
+    name = display_path(path, root)
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return (*_parse(root, path, key, cache, Registry), None)
+    kept = cache.get("items", "registry")  # (none: read whole, faster than 5,000 times)
+    known = kept.get("items") if isinstance(kept, dict) and kept.get("salt") == salt else None
+    loaded = (
+        load_items(raw, name, "entities", known)
+        if isinstance(known, dict) and known and len(raw) <= C.MAX_YAML_BYTES
+        else None
+    )
+    if loaded is None:  # read whole; its items are kept all the same
+        record, located, problems = _parse(root, path, key, cache, Registry)
+        data = located.data if located is not None else None
+        table = (
+            item_values(raw, "entities", data.get("entities")) if isinstance(data, dict) else None
+        )
+    else:
+        located, table = loaded
+        cache.put("parsed", key, located)
+        record, located, problems = validated(located, Registry)
+    if table is not None and (not isinstance(known, dict) or table.keys() != known.keys()):
+        cache.put("items", "registry", {"salt": salt, "items": table})
+    return record, located, problems, list(table) if table is not None else None
+
+
 def _from_parsed(hit: Any, model: type[Any]) -> tuple[Any, Located | None, list[Problem]] | None:
     """What _parse returns, from what the parse cache kept (None: it kept nothing usable)."""
     if isinstance(hit, Located):
@@ -652,8 +693,6 @@ def _registry(
     root: Path, path: Path, cache: Cache, salt: str, keys: dict[str, str], digests: FileDigests
 ) -> tuple[Corpus, CheckResult, Chunk | None]:
     from graph.check import _check_registry
-    from graph.compile import compile_registry
-    from graph.errors import display_path
 
     corpus = Corpus(root=root)
     result = CheckResult()
@@ -664,7 +703,9 @@ def _registry(
     rel = display_path(path, root)
     key = sha(rel, yaml, "registry")
     keys["parsed"] = key
-    corpus.registry, corpus.registry_located, problems = _parse(root, path, key, cache, Registry)
+    corpus.registry, corpus.registry_located, problems, order = _parse_registry(
+        root, path, key, cache, salt
+    )
     corpus.problems += problems
     _check_registry(corpus, result)
     if result.problems or corpus.registry is None:
@@ -673,9 +714,44 @@ def _registry(
     keys["graphs"] = chunk_key
     chunk = cache.get("graphs", chunk_key)
     if not isinstance(chunk, Chunk):
-        chunk = make_chunk(C.REGISTRY_GRAPH, compile_registry(result.entities.values()))
+        chunk = _registry_chunk(cache, salt, chunk_key, list(result.entities.values()), order)
         cache.put("graphs", chunk_key, chunk)
     return corpus, result, chunk
+
+
+def _registry_chunk(
+    cache: Cache, salt: str, key: str, entities: list[Any], order: list[str] | None
+) -> Chunk:
+    """The registry's graph (to keep in the cache by key), made entity by entity: an entity
+    whose text did not change (order: the digests of the texts, see _parse_registry) has the
+    lines it had in the last one made (the cache's "items" entry "registry-graph"), and that
+    graph's TriG and JSON-LD are spliced where an entity's lines changed (graph.splice).
+
+    Compiling the 5,000 entities of a 100,000-claim corpus and writing their graph in every
+    format took 0.3 s of every rebuild after a registry edit."""
+    from graph.compile import compile_entity, compile_registry
+    from graph.splice import spliced
+
+    if order is None or len(order) != len(entities):
+        return make_chunk(C.REGISTRY_GRAPH, compile_registry(entities))
+    kept = cache.get("items", "registry-graph")
+    last = kept if isinstance(kept, dict) and kept.get("salt") == salt else {}
+    known = last.get("lines") or {}
+    graph = NamedNode(C.REGISTRY_GRAPH)
+    lines: dict[str, bytes] = {}
+    for entity, digest in zip(entities, order, strict=True):
+        found = known.get(digest)
+        if not isinstance(found, bytes):
+            found = serialize(list(compile_entity(entity, graph)), format=RdfFormat.N_QUADS) or b""
+        lines[digest] = found
+    nq = make_chunk(C.REGISTRY_GRAPH, b"".join(lines.values()), every_format=False).nq
+    old = cache.get("graphs", last.get("chunk") or "")
+    chunk = None
+    if isinstance(old, Chunk):
+        before, after = set(old.nq.splitlines(keepends=True)), set(nq.splitlines(keepends=True))
+        chunk = spliced(old, nq, before - after, after - before)
+    cache.put("items", "registry-graph", {"salt": salt, "chunk": key, "lines": lines})
+    return chunk or make_chunk(C.REGISTRY_GRAPH, nq)
 
 
 def read_project(

@@ -8,7 +8,9 @@ Timestamps stay strings: dates are parsed by the models, which keep their precis
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -332,3 +334,129 @@ def load_yaml_bytes(raw: bytes, name: str) -> Located:
     if data is None:
         return Located({}, name, {(): (1, 1)})
     return Located(data, name, builder.marks, builder.key_marks)
+
+
+# --- A list file read item by item ---------------------------------------------------------------
+
+_ITEM = "  - "
+
+
+def split_items(text: str, key: str) -> tuple[int, list[tuple[int, str]]] | None:
+    """A file that holds one key whose value is a block list indented by two spaces, the layout
+    of extract/entities.yaml: the line of the key, and each item's first line and text (up to
+    the next item, comments and blank lines with it). None if the file is laid out otherwise."""
+    if "\r" in text or "\x85" in text or "\u2028" in text or "\u2029" in text:
+        return None
+    lines = text.split("\n")
+    head = next((i for i, ln in enumerate(lines) if ln.rstrip() == f"{key}:"), None)
+    if head is None or any(ln.strip() and not ln.startswith("#") for ln in lines[:head]):
+        return None
+    items: list[tuple[int, list[str]]] = []
+    for i, ln in enumerate(lines[head + 1 :], start=head + 2):
+        if ln.startswith(_ITEM):
+            items.append((i, [ln]))
+        elif ln.startswith("   ") or not ln.strip() or ln.lstrip().startswith("#"):
+            if items:
+                items[-1][1].append(ln)
+            elif ln.strip() and not ln.lstrip().startswith("#"):
+                return None
+        else:
+            return None
+    if not items:
+        return None
+    return head + 1, [(line, "\n".join(body) + "\n") for line, body in items]
+
+
+def load_items(
+    raw: bytes, name: str, key: str, known: dict[str, Any]
+) -> tuple[Located, dict[str, Any]] | None:
+    """A file laid out as split_items reads it, loaded item by item: an item whose text known
+    holds (by its digest) is not parsed again. Returns the file as load_yaml_bytes would, and
+    every item's value by its text's digest; None if the file is laid out otherwise, or an item
+    does not load on its own (load it whole: its problems then have their true places).
+
+    Where each value stands is worked out only if asked (for a problem): a file read whole
+    again. Where the list and its key stand, which every build asks, is known from the layout."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if text.startswith("\ufeff") or "\x00" in text:
+        return None
+    split = split_items(text, key)
+    if split is None:
+        return None
+    line, items = split
+    values: list[Any] = []
+    table: dict[str, Any] = {}
+    for _first, body in items:
+        digest = _digest(body)
+        if digest in known:
+            value = known[digest]
+        else:
+            try:
+                loaded = load_yaml_bytes(f"{key}:\n{body}".encode(), name).data
+            except YamlProblem:
+                return None
+            if not isinstance(loaded, dict) or not isinstance(loaded.get(key), list):
+                return None
+            if len(loaded[key]) != 1:
+                return None
+            value = loaded[key][0]
+        table[digest] = value
+        values.append(value)
+    whole = _Whole(raw, name)  # (the places: see _Marks)
+    marks = _Marks(whole, False, {(): (line, 1), (key,): (items[0][0], 3)})
+    key_marks = _Marks(whole, True, {(key,): (line, 1)})
+    return Located({key: values}, name, marks, key_marks), table  # type: ignore[arg-type]
+
+
+class _Whole:
+    """A file's places, from reading it whole, once, when first asked."""
+
+    def __init__(self, raw: bytes, name: str):
+        self.raw, self.name = raw, name
+        self.located: Located | None = None
+
+    def get(self) -> Located:
+        if self.located is None:
+            self.located = load_yaml_bytes(self.raw, self.name)
+        return self.located
+
+
+class _Marks(Mapping[Path_, tuple[int, int]]):
+    """The places of a file's values (or keys) that load_items loaded: a few known from its
+    layout, the rest from reading it whole."""
+
+    def __init__(self, whole: _Whole, keys: bool, known: dict[Path_, tuple[int, int]]):
+        self.whole, self.of_keys, self.known = whole, keys, known
+
+    def _table(self) -> dict[Path_, tuple[int, int]]:
+        located = self.whole.get()
+        return located.key_marks if self.of_keys else located.marks
+
+    def __contains__(self, path: object) -> bool:
+        return path in self.known or path in self._table()
+
+    def __getitem__(self, path: Path_) -> tuple[int, int]:
+        found = self.known.get(path)
+        return found if found is not None else self._table()[path]
+
+    def __iter__(self) -> Iterator[Path_]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+def item_values(raw: bytes, key: str, values: Any) -> dict[str, Any] | None:
+    """Every item's value by its text's digest, as load_items returns them, for a file laid out
+    as split_items reads it and loaded whole (values: its list); None if laid out otherwise."""
+    split = split_items(raw.decode("utf-8", errors="replace"), key)
+    if split is None or not isinstance(values, list) or len(split[1]) != len(values):
+        return None
+    return {_digest(body): value for (_line, body), value in zip(split[1], values, strict=True)}
+
+
+def _digest(body: str) -> str:
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()

@@ -65,7 +65,13 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         seen.append(path.relative_to(root).as_posix())
         return real(path, root, model)
 
+    def items(raw, name, key, known):  # type: ignore[no-untyped-def]
+        seen.append(name)  # the registry, read item by item (graph.yamlio.load_items)
+        return real_items(raw, name, key, known)
+
+    real_items = graph.cache.load_items
     monkeypatch.setattr(graph.cache, "_load_model", spy)
+    monkeypatch.setattr(graph.cache, "load_items", items)
     yield seen
 
 
