@@ -96,10 +96,15 @@ def describe_rules(rules: list[Rule]) -> list[Quad]:
 
 
 def apply_rules(
-    store: Store, rules: list[Rule], reads: Callable[[Rule], Reads] | None = None
+    store: Store,
+    rules: list[Rule],
+    reads: Callable[[Rule], Reads] | None = None,
+    whole: bool = True,
 ) -> tuple[bytes, list[Problem]]:
     """Run the rules to a fixpoint over store (which they extend); return the N-Quads they added.
-    reads: what a rule reads (default: read it here; a build keeps them in its cache).
+    reads: what a rule reads (default: read it here; a build keeps them in its cache). whole:
+    the store is to hold every inferred quad after; else only those a rule's pattern can match
+    (by their predicate), which is all the rounds need (the store is a slice, let go after).
 
     A rule's triples are taken from the engine as N-Triples and de-duplicated as lines: a CONSTRUCT
     repeats its template for every solution, and turning each repeat into a Python object cost
@@ -110,8 +115,9 @@ def apply_rules(
     only to learn that was a third of the rules' time at 100,000 claims.
     """
     read = reads or (lambda rule: _reads(rule.query))
-    graph = f" <{C.INFERRED_GRAPH}> .".encode()
+    ending = f" <{C.INFERRED_GRAPH}> .\n".encode()
     header = C.sparql_prefixes()
+    readable = None if whole else _predicates([read(rule) for rule in rules])
     added: set[bytes] = set()
     problems: list[Problem] = []
     growing: list[Rule] = []  # the rules that added something in the last round
@@ -137,17 +143,18 @@ def apply_rules(
             if triples is None:
                 problems.append(Problem(rule.where, 0, 0, "a rule must be a CONSTRUCT query"))
                 continue
-            before = len(fresh)
-            for line in triples.splitlines():
-                quad = line.removesuffix(b" .") + graph
-                if quad not in added:
-                    fresh.add(quad)
-            if len(fresh) > before:
+            # each line into the inferred graph (N-Triples escape a literal's line breaks, so
+            # " .\n" ends a line only)
+            new = set(triples.replace(b" .\n", ending).splitlines(keepends=True)) - added - fresh
+            if new:
+                fresh |= new
                 growing.append(rule)
         if problems or not fresh:
             break
         added |= fresh
-        store.load(b"\n".join(fresh) + b"\n", format=RdfFormat.N_QUADS, lenient=True)
+        if readable is not None:
+            fresh = {line for line in fresh if line.split(b" ", 2)[1] in readable}
+        store.load(b"".join(fresh), format=RdfFormat.N_QUADS, lenient=True)
         due = [rule for rule in rules if read(rule).changed_by(store, C.INFERRED_GRAPH)]
     else:
         message = (
@@ -155,7 +162,22 @@ def apply_rules(
             "rounds (does a rule build new IRIs from IRIs it built before?)"
         )
         problems = [Problem(rule.where, 0, 0, message) for rule in growing]
-    return b"".join(q + b"\n" for q in sorted(added)), problems
+    return b"".join(sorted(added)), problems
+
+
+def _predicates(reads: list[Reads]) -> set[bytes] | None:
+    """The predicates (in N-Triples) the rules' triple patterns and paths name; None if one can
+    match any predicate (a variable, a negated path) or a rule was not read."""
+    found: set[bytes] = set()
+    for read in reads:
+        if read.asks is None:
+            return None
+        for ask in read.asks:
+            predicate = ask.pattern.split(" ", 2)[1]
+            if not predicate.startswith("<"):
+                return None
+            found.add(predicate.encode())
+    return found
 
 
 # --- Which rules the inferred triples can affect ------------------------------------------------

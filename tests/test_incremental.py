@@ -681,9 +681,9 @@ def test_the_rules_run_again_only_after_an_edit_they_read(
     runs: list[str] = []
     real = graph.rules.apply_rules
 
-    def spy(store, rules, reads=None):  # type: ignore[no-untyped-def]
+    def spy(store, rules, reads=None, whole=True):  # type: ignore[no-untyped-def]
         runs.append("ran")
-        return real(store, rules, reads)
+        return real(store, rules, reads, whole)
 
     monkeypatch.setattr(graph.rules, "apply_rules", spy)
     out = tmp_path / "out"

@@ -321,3 +321,28 @@ def test_rows_are_not_told_for_a_rule_that_is_not_simple_or_reads_a_new_triple_b
         f"CONSTRUCT {{ ?x <{EX}up> ?y }} WHERE {{ {{ ?x <{EX}no> ?y }} UNION {{ ?y <{EX}p> ?x }} }}"
     )
     assert R._reads(other).rows(store, f"{EX}new") == []
+
+
+def test_a_slice_is_given_only_the_inferred_triples_a_rule_can_read() -> None:
+    """apply_rules(whole=False), as over a slice: the same triples are inferred, the second
+    round included, but the store is given only those with a predicate a rule's pattern names."""
+    from pyoxigraph import NamedNode
+
+    rules = [
+        rule(
+            "kind",
+            f"CONSTRUCT {{ ?x <{EX}seen> true . ?x <{EX}kind> <{EX}K> }} WHERE {{ ?x <{EX}p> ?y }}",
+        ),
+        rule("noted", f"CONSTRUCT {{ ?x <{EX}noted> true }} WHERE {{ ?x <{EX}kind> <{EX}K> }}"),
+    ]
+    stores = [store_with(f"<{EX}x> <{EX}p> 1 ."), store_with(f"<{EX}x> <{EX}p> 1 .")]
+    whole, _ = R.apply_rules(stores[0], rules)
+    part, _ = R.apply_rules(stores[1], rules, whole=False)
+    assert whole == part and f"<{EX}noted>".encode() in whole  # (two rounds)
+
+    def predicates(store: Store) -> set[str]:
+        found = store.quads_for_pattern(None, None, None, NamedNode(C.INFERRED_GRAPH))
+        return {q.predicate.value for q in found}
+
+    assert predicates(stores[0]) == {f"{EX}seen", f"{EX}kind", f"{EX}noted"}
+    assert predicates(stores[1]) == {f"{EX}kind"}
