@@ -4,9 +4,9 @@ compiles only that file, and the result is byte for byte what a full build write
 
 Per file (a "unit"): the result of checking it (problems, quote coverage, claim lines), its named
 graph, serialised once in every output format, and its loaded YAML (the parse cache, used when the
-file's bytes are the same but its unit is not; the registry's is kept by its bytes). The outputs
-are the concatenation of those pieces in graph order, so a full build and an incremental one
-assemble the same bytes from the same pieces.
+file's bytes are the same but its unit is not; the registry's is kept by its bytes, and entity
+by entity: _parse_registry). The outputs are the concatenation of those pieces in graph order, so
+a full build and an incremental one assemble the same bytes from the same pieces.
 
 Also kept: what each rule reads (rule_reads), and the digest of what every graph's validity
 depends on but the graphs (validation_context). What a rebuild takes from the previous snapshot,

@@ -6,10 +6,12 @@ is copied with hard links (its files are immutable) and the changed graphs, a do
 registry's, are replaced in it by difference (graph.storefill, replace_graphs). Then, on that store:
 
 - the inferred graph is the previous one if no rule reads the quads the edit added or removed
-  (kept_inferred); if one does, the rules run over the part of the graph they read, kept beside
-  the snapshot and updated from the changed graphs (sliced_inferred); only when what they infer
-  reads beyond that part are they run over the whole graph, loaded into memory (working_store,
-  infer);
+  (kept_inferred); if the edit only added quads, and the rules that read them are simple (one
+  block), the previous one and what they infer from the new quads alone (grown_inferred); else
+  the rules run over the part of the graph they read, kept beside the snapshot and updated from
+  the changed graphs (sliced_inferred); only when what they infer reads beyond that part are
+  they run over the whole graph, loaded into memory (working_store, infer). The inferred graph's
+  TriG and JSON-LD are spliced where it changed (graph.splice);
 - the shapes are checked on the changed documents' graphs and on the nodes that a change of the
   registry or of the inferred graph concerns (validate_graphs, described_anew), unless something
   every graph depends on changed: the ontology, the shapes, the rules or the code
