@@ -419,13 +419,7 @@ class Ask:
         """The values of the block's variables (blank nodes of the rule aside) in its
         solutions in which the pattern matches in the graph; None if there are more than a few.
         Asked in two steps, as holds asks."""
-        found = store.query(
-            f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {self.pattern} }} }} LIMIT {_FEW + 1}",
-            use_default_graph_as_union=True,
-        )
-        assert isinstance(found, QuerySolutions)
-        names = [v.value for v in found.variables]
-        rows = [[row[n] for n in names] for row in found]
+        names, rows = self._matches(store, graph)
         if not rows:
             return []
         if len(rows) > _FEW or any(isinstance(t, BlankNode) for r in rows for t in r):
@@ -443,14 +437,19 @@ class Ask:
         out = [{v: t for v in variables if (t := row[v]) is not None} for row in solutions]
         return out if len(out) <= _FEW else None
 
-    def holds(self, store: Store, graph: str) -> bool:
+    def _matches(self, store: Store, graph: str) -> tuple[list[str], list[list[Any]]]:
+        """The pattern's variables and their values in its matches in the graph (a few more
+        than _FEW at most: more are joined to the rest of the block in one query)."""
         found = store.query(
             f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {self.pattern} }} }} LIMIT {_FEW + 1}",
             use_default_graph_as_union=True,
         )
         assert isinstance(found, QuerySolutions)
         names = [v.value for v in found.variables]
-        rows = [[row[n] for n in names] for row in found]
+        return names, [[row[n] for n in names] for row in found]
+
+    def holds(self, store: Store, graph: str) -> bool:
+        names, rows = self._matches(store, graph)
         if not rows or not self.rest.strip():
             return bool(rows)
         if not names:  # a pattern without variables: it is in the graph

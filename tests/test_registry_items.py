@@ -78,13 +78,19 @@ def test_a_file_laid_out_otherwise_is_read_whole(text: str) -> None:
     assert Y.load_items(text.encode(), "f.yaml", "entities", {}) is None
 
 
-def test_a_problem_in_an_edited_registry_is_at_its_place(tmp_path: Path) -> None:
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of the project's extract/, beside its ontology."""
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "ontology").symlink_to(ROOT / "ontology")
+    shutil.copytree(ROOT / "extract", root / "extract")
+    return root
+
+
+def test_a_problem_in_an_edited_registry_is_at_its_place(project: Path, tmp_path: Path) -> None:
     """After a build has kept the registry's items, an edit that breaks one entity far down the
     file is reported at the line and column reading it whole gives."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "ontology").symlink_to(ROOT / "ontology")
-    shutil.copytree(ROOT / "extract", project / "extract")
     out = tmp_path / "out"
     build(project, out)
     registry = project / "extract" / "entities.yaml"
@@ -100,16 +106,12 @@ def test_a_problem_in_an_edited_registry_is_at_its_place(tmp_path: Path) -> None
 
 
 def test_after_an_edit_only_the_edited_entity_is_compiled_and_the_graph_equals_a_full_build(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The registry's graph is made entity by entity from the lines each had (graph.cache.
     _registry_chunk), its TriG and JSON-LD spliced: the files equal a full build's."""
     import graph.compile
 
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "ontology").symlink_to(ROOT / "ontology")
-    shutil.copytree(ROOT / "extract", project / "extract")
     out = tmp_path / "out"
     build(project, out)
     registry = project / "extract" / "entities.yaml"
