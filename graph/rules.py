@@ -582,8 +582,13 @@ def _walk(
     """
     from rdflib.plugins.sparql.parserutils import CompValue
 
-    if isinstance(node, CompValue) and node.name in {"BGP", "TriplesBlock"}:
+    if isinstance(node, CompValue) and node.name == "BGP":
         yield list(node.get("triples") or []), allowed, conditions
+        return
+    if isinstance(node, CompValue) and node.name == "TriplesBlock":  # (s p o s p o ... lists)
+        from rdflib.plugins.sparql.algebra import triples
+
+        yield (triples(node["triples"]) if node.get("triples") else []), allowed, conditions
         return
     if isinstance(node, CompValue) and node.name == "Filter":
         yield from _walk(_part(node, "expr"), {}, [])  # the patterns of its EXISTS

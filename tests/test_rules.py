@@ -111,6 +111,17 @@ def test_patterns_under_exists_optional_and_subqueries_are_read() -> None:
         assert not changed(query, store_with(f"<{EX}s> <{EX}a> <{EX}o> .")), where
 
 
+def test_patterns_under_exists_written_with_semicolons_and_commas_are_read() -> None:
+    """rdflib leaves the patterns of an EXISTS as its parser read them, each subject's in one
+    list: a block with `;` or `,` there is read triple by triple (it raised ValueError)."""
+    where = f"?s <{EX}a> ?o FILTER NOT EXISTS {{ ?c <{EX}about> ?s ; <{EX}says> <{EX}no> , <{EX}never> }}"
+    query = f"CONSTRUCT {{ ?s <{EX}seen> true }} WHERE {{ {where} }}"
+    base = f"<{EX}s> <{EX}a> <{EX}o> . <{EX}c> <{EX}says> <{EX}no> "
+    about = f"<{EX}c> <{EX}about> <{EX}s> ."
+    assert changed(query, store_with(base + f", <{EX}never> .", inferred=about))
+    assert not changed(query, store_with(base + ".", inferred=about))  # the block needs all three
+
+
 def test_a_path_counts_any_triple_with_a_predicate_it_names() -> None:
     query = f"CONSTRUCT {{ ?x <{EX}reach> ?y }} WHERE {{ ?x (<{EX}p>|^<{EX}q>)+ ?y }}"
     assert changed(query, store_with(inferred=f"<{EX}a> <{EX}q> <{EX}b> ."))
