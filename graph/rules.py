@@ -516,16 +516,30 @@ def _reads(query: str) -> Reads:
 
 def _simple(algebra: Any) -> bool:
     """Whether a CONSTRUCT's WHERE is one block of triple patterns (paths among them), under
-    FILTERs and BINDs only, and its template has no blank node (a rule run once per row must
-    make the same triples as a rule run once: see Reads.rows)."""
+    FILTERs and BINDs that read no data (no EXISTS: NOT EXISTS can lose a solution to a new
+    quad, and a rule run only where quads are new must only gain), and its template has no blank
+    node (a rule run once per row must make the same triples as a rule run once: Reads.rows)."""
     from rdflib import BNode
 
     if any(isinstance(t, BNode) for triple in algebra.get("template") or [] for t in triple):
         return False
     node = _part(algebra, "p")
     while getattr(node, "name", None) in {"Project", "Filter", "Extend"}:
+        if _reads_data(_part(node, "expr")):
+            return False
         node = _part(node, "p")
     return getattr(node, "name", None) == "BGP"
+
+
+def _reads_data(expr: Any) -> bool:
+    """Whether an expression holds an EXISTS or a NOT EXISTS."""
+    if getattr(expr, "name", None) in {"Builtin_EXISTS", "Builtin_NOTEXISTS"}:
+        return True
+    if isinstance(expr, dict):
+        return any(_reads_data(v) for k, v in expr.items() if k != "_vars")
+    if isinstance(expr, (list, tuple)):
+        return any(_reads_data(v) for v in expr)
+    return False
 
 
 def apply_at(store: Store, rule: Rule, rows: list[dict[str, Term]]) -> set[bytes]:

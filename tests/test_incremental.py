@@ -1053,6 +1053,35 @@ def test_an_edit_that_only_adds_has_the_rules_infer_from_what_it_added_round_by_
     assert kept(out) == kept(tmp_path / "full")
 
 
+def test_an_edit_that_only_adds_can_take_away_what_a_rule_with_not_exists_inferred(
+    project: Path, tmp_path: Path
+) -> None:
+    """A rule that notes every bottleneck no source says goes unaddressed: a new claim that one
+    does takes the note away, so an edit that only adds is not enough to infer from the new
+    quads alone (graph.rules._simple), and the rules run over their slice."""
+    rule = project / "ontology" / "rules" / "open.rq"
+    rule.write_text(
+        "# A bottleneck no source says an intervention does not address is open.\n"
+        'CONSTRUCT { ?b skos:editorialNote "open" . } WHERE { ?b a dkg:Bottleneck FILTER NOT EXISTS {\n'
+        "  ?c rdf:predicate dkg:addresses ; rdf:object ?b ; dkg:polarity dkg:Negated } }\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out"
+    doc, bottleneck = mark_negated(project, out)
+    open_note = f'<{C.ID}{bottleneck}> <http://www.w3.org/2004/02/skos/core#editorialNote> "open"'
+    assert open_note in (out / "current" / "dkg.nq").read_text()
+    text = doc.read_text(encoding="utf-8")
+    start, end = claim_block(text, f"relation: addresses\n    object: {bottleneck}\n")
+    copy = text[start:end].replace("  - id: ", "  - id: added-", 1)
+    copy = copy.replace("relation: addresses\n", "relation: addresses\n    polarity: negated\n", 1)
+    doc.write_text(text + copy, encoding="utf-8")
+    said = steps(project, out)
+    assert any("to the part of the graph they read" in s for s in said), said
+    assert open_note not in (out / "current" / "dkg.nq").read_text()
+    build(project, tmp_path / "full")
+    assert_same_build(out, tmp_path / "full")
+
+
 def test_an_edit_that_only_adds_what_a_rule_with_sub_selects_reads_runs_the_rules_over_their_slice(
     project: Path, tmp_path: Path
 ) -> None:
