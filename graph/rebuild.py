@@ -501,13 +501,13 @@ def grown_inferred(
             part = slice_growth(store, reads, _CHANGED_GRAPH, C.INFERRED_GRAPH)
         finally:
             store.clear_graph(scratch)
-        made: set[bytes] | None = set()
-        if part is None or any(r is None for r in rows):
-            made = None
-        else:
+        made: set[bytes] | None = None
+        if part is not None and all(r is not None for r in rows):
             grown |= set(part.splitlines(keepends=True))
+            made = set()
             for rule, found in zip(rules, rows, strict=True):
-                made = _applied_at(store, rule, found, made) if found and made is not None else made
+                if found and made is not None:
+                    made = _applied_at(store, rule, found, made)
         if made is None:  # the store as it was: the rules run over their slice
             _remove(store, new)
             return None
