@@ -489,9 +489,10 @@ def _parse_registry(
     root: Path, path: Path, key: str, cache: Cache, salt: str
 ) -> tuple[Any, Located | None, list[Problem], list[str] | None]:
     """The registry, as _parse reads it, and the digests of its entities' texts in order (None if
-    not needed: the graph of the same bytes is in the cache); after an edit, item by item (graph.yamlio.load_items): only the entities whose
-    text changed are parsed, the others' values are the last read's (the cache's "items" entry,
-    by the digest of each entity's text, for the code of salt).
+    not needed: the graph of the same bytes is in the cache); after an edit, item by item
+    (graph.yamlio.load_items): only the entities whose text changed are parsed, the others'
+    values are the last read's (the cache's "items" entry, by the digest of each entity's text,
+    for the code of salt).
 
     Reading libyaml's events for the 5,000 entities of a 100,000-claim corpus took 0.27 s of
     every rebuild after a registry edit."""

@@ -485,9 +485,6 @@ def grown_inferred(
         if versions is None or versions[0] - versions[1]:
             return None  # (an old version not at hand, or a quad removed)
         added |= versions[1] - versions[0]
-    last = last_slice(previous.snapshot, previous.validated)
-    if last is None:
-        return None
     old = changes.inferred
     reads = [rule_reads(project, rule) for rule in rules]
     scratch = NamedNode(_CHANGED_GRAPH)
@@ -517,6 +514,11 @@ def grown_inferred(
         new |= fresh
         store.load(b"".join(sorted(fresh)), format=RdfFormat.N_QUADS, lenient=True)
     else:
+        _remove(store, new)
+        return None
+    # read only now: when a rule turns out not to be simple, sliced_inferred reads it instead
+    last = last_slice(previous.snapshot, previous.validated)
+    if last is None:
         _remove(store, new)
         return None
     say(f"the rules inferred {counted(len(new), 'new triple')} from what the edit added")

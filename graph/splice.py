@@ -3,8 +3,8 @@
 make_chunk writes a graph's quads sorted, so each format holds one block per subject, in the
 order of the subjects, and what a block says depends on that subject's quads only. After an edit
 changes a few lines of the inferred graph (184,000 of them at 100,000 claims), only the blocks of
-their subjects are written again and put where the old ones were: 0.6 s of writing both formats
-whole becomes a few milliseconds, and the bytes are those make_chunk writes (tests/test_splice.py
+their subjects are written again and put where the old ones were: 0.5 s of writing both formats
+whole becomes 0.03-0.06 s, and the bytes are those make_chunk writes (tests/test_splice.py
 compares the two).
 """
 
