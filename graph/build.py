@@ -58,9 +58,9 @@ from graph.rebuild import (
     changed_graphs,
     changes_since,
     counts,
-    grown_inferred,
     infer,
     kept_inferred,
+    keyed_inferred,
     previous_snapshot,
     replace_graphs,
     reuse,
@@ -262,9 +262,9 @@ def _on_disk(
     asked: Callable[[Store, str], None] | None,
 ) -> tuple[Chunk, bytes | Path] | None:
     """The inferred graph, made in the new snapshot's store, which holds the previous one: that
-    one if the rules would infer it again (graph.rebuild.kept_inferred), that one and what the
-    rules infer from the quads the edit added, if it only added quads that simple rules read
-    (graph.rebuild.grown_inferred), else what they infer from the part of the store they read
+    one if the rules would infer it again (graph.rebuild.kept_inferred), that one changed by
+    what the rules infer where the edit is, if they can be run there (graph.rebuild.keyed_inferred),
+    else what they infer from the part of the store they read
     (graph.rebuild.sliced_inferred); and that part, to keep beside
     the new snapshot (the previous snapshot's file, if the rules read nothing that changed: the
     part they read is the same). None: load the graph into memory and run them there.
@@ -285,9 +285,9 @@ def _on_disk(
             "no rule reads what changed: the inferred graph is the last build's, and so is its store"
         )
         return kept, previous.snapshot / C.RULES_SLICE
-    grown = grown_inferred(project, store, rules, previous, changes, say, asked)
-    if grown is not None:
-        return grown
+    keyed = keyed_inferred(project, store, rules, previous, changes, say, asked)
+    if keyed is not None:
+        return keyed
     return sliced_inferred(project, store, rules, previous, changes, say, asked)
 
 

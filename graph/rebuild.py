@@ -51,7 +51,7 @@ from graph.errors import DataError, counted
 from graph.splice import first_line, spliced
 
 if TYPE_CHECKING:
-    from graph.rules import Rule, Term
+    from graph.rules import Keys, Reads, Row, Rule
 
 
 @dataclass
@@ -455,7 +455,7 @@ def sliced_inferred(
     return new, kept
 
 
-def grown_inferred(
+def keyed_inferred(
     project: Project,
     store: Store,
     rules: list[Rule],
@@ -464,93 +464,206 @@ def grown_inferred(
     say: Say,
     asked: Asked | None = None,
 ) -> tuple[Chunk, bytes] | None:
-    """After an edit that only added quads (a new entity, a new claim) and that only simple rules
-    read (graph.rules.Reads.rows), in a store that holds every new graph and the previous inferred
-    graph: what the rules infer anew, found from the solutions that take a new quad, added to the
-    store's inferred graph. Returns that graph and the slice of the graph the rules read, grown by
-    the new solutions' quads (see sliced_inferred). None: the rules must run over their slice;
-    the store is then as it was.
+    """After an edit that a rule reads, in a store that holds every new graph and the previous
+    inferred graph: the rules run where the edit is, and the store's inferred graph changed by
+    what they infer anew and what they no longer infer. Returns that graph and the slice of the
+    graph the rules read (see sliced_inferred), grown by the new solutions' quads. None: a rule
+    has no Keys (graph.rules.Keys), or what changed is read in a way this does not follow; the
+    rules must run over their slice, and the store is as it was.
 
-    Why that is the graph a full build infers: the rules only add, so with more quads they infer
-    everything they inferred before, and what they infer anew comes from a solution that takes a
-    new quad, one the edit added or one a rule inferred anew in an earlier round. Each round
-    finds those solutions, until a round finds nothing new. A rule that is not simple, or that an
-    edit's quad reads through a property path, ends this (at 100,000 claims, a new entity's
-    types take 0.15 s this way, and 3 s from the rules run over their slice)."""
-    from graph.rules import MAX_ROUNDS, slice_growth
+    Each rule is monotone (see Keys), so its solutions that an edit changes are those that take
+    one of the quads it added or removed. The rules are run over the quads of those solutions
+    before the edit and after it (graph.rules.gathered: the blocks' solutions with the values of
+    the changed solutions' keys; a few hundred quads). What they make after it and the inferred
+    graph lacks is added. What they made before it and not after is taken back, unless a rule
+    still makes it from a solution the edit did not change: such a solution made it in the last
+    build, with everything else its template makes, so the inferred graph tells the values of
+    its keys (Keys.widened), and the rules are run over the quads of those solutions too.
 
+    What is taken back must be read by no rule: a rule that read it could have made it again
+    from itself, or lose something else to it, which one step does not follow. What is added
+    may be read: each round runs the rules where the quads inferred anew are, until a round
+    infers nothing new (only adding, as the rules only gain from more quads).
+
+    At 100,000 claims, moving an intervention to another action line takes the rules about
+    0.1 s this way, against 2 s over their slice."""
+    from graph.rules import MAX_ROUNDS
+
+    removed: set[bytes] = set()
     added: set[bytes] = set()
     for graph in sorted(changes.graphs):
         versions = graph_versions(project, previous, graph)
-        if versions is None or versions[0] - versions[1]:
-            return None  # (an old version not at hand, or a quad removed)
+        if versions is None:
+            return None  # (an old version not at hand)
+        removed |= versions[0] - versions[1]
         added |= versions[1] - versions[0]
-    old = changes.inferred
     reads = [rule_reads(project, rule) for rule in rules]
-    scratch = NamedNode(_CHANGED_GRAPH)
-    new: set[bytes] = set()
-    fresh = added  # the quads the rounds look at: the edit's, then those inferred anew
-    grown: set[bytes] = set()  # the quads of the solutions that take them, for the slice
-    for _ in range(MAX_ROUNDS):
-        store.load(_in_graph(fresh, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
-        try:
-            rows = [read.rows(store, _CHANGED_GRAPH) for read in reads]
-            part = slice_growth(store, reads, _CHANGED_GRAPH, C.INFERRED_GRAPH)
-        finally:
-            store.clear_graph(scratch)
-        made: set[bytes] | None = None
-        if part is not None and all(r is not None for r in rows):
-            grown |= set(part.splitlines(keepends=True))
-            made = set()
-            for rule, found in zip(rules, rows, strict=True):
-                if found and made is not None:
-                    made = _applied_at(store, rule, found, made)
-        if made is None:  # the store as it was: the rules run over their slice
-            _remove(store, new)
+    keys = [read.keys for read in reads]
+    if None in keys:
+        return None
+    ruled = [(rule, k) for rule, k in zip(rules, keys, strict=True) if k is not None]
+    paths = {f"<{iri}>".encode() for _, k in ruled for iri in k.paths}
+    if any(line.split(b" ", 2)[1] in paths for line in removed | added):
+        return None  # (a path's solutions are not found by a pattern's)
+    old = changes.inferred
+    edited = removed  # (the slice loses them)
+    gone: set[bytes] = set()  # inferred lines taken back
+    new: set[bytes] = set()  # inferred lines added
+    grown: set[bytes] = set()  # the quads of the new solutions, for the slice
+    try:
+        for _ in range(MAX_ROUNDS):
+            step = _where_changed(store, ruled, reads, removed, added)
+            if step is None:
+                break
+            taken, made, quads = step
+            grown |= quads
+            taken = {q for q in taken if _holds_line(old.nq, q) and q not in gone}
+            _remove(store, taken)
+            fresh = {q for q in made - new if q in gone or not _holds_line(old.nq, q)}
+            store.load(b"".join(sorted(fresh)), format=RdfFormat.N_QUADS, lenient=True)
+            gone = (gone | taken) - fresh
+            new |= {q for q in fresh if not _holds_line(old.nq, q)}
+            if not fresh:
+                last = last_slice(previous.snapshot, previous.validated)
+                if last is not None:
+                    return _keyed_result(
+                        store, changes, old, gone, new, last, grown, edited, previous, say, asked
+                    )
+                break
+            removed, added = set(), fresh  # (what was taken back is read by no rule)
+    except SyntaxError:  # rdflib wrote what pyoxigraph does not read
+        pass
+    _remove(store, new)
+    store.load(b"".join(sorted(gone)), format=RdfFormat.N_QUADS, lenient=True)
+    return None
+
+
+_REMOVED_GRAPH = "urn:dkg:build:removed"  # the quads an edit removed, while the rules run where
+
+
+def _where_changed(
+    store: Store,
+    ruled: list[tuple[Rule, Keys]],
+    reads: list[Reads],
+    removed: set[bytes],
+    added: set[bytes],
+) -> tuple[set[bytes], set[bytes], set[bytes]] | None:
+    """One round of keyed_inferred: what the rules no longer make of the inferred graph once
+    these quads are removed from the store and added to it (the store holds the added ones
+    already), what they make where those are, and the quads (N-Quads lines) of the rules'
+    solutions that take an added one; None if that cannot be told here."""
+    from graph.rules import constructed, gathered
+
+    scratch = {_CHANGED_GRAPH: added, _REMOVED_GRAPH: removed}
+    for graph, lines in scratch.items():
+        store.load(_in_graph(lines, graph), format=RdfFormat.N_QUADS, lenient=True)
+    made: set[bytes] = set()
+    then: set[bytes] = set()
+    quads: set[bytes] = set()
+    try:
+        for rule, keys in ruled:
+            rows: set[Row] = set()
+            for graph, lines in scratch.items():
+                found = keys.rows(store, graph) if lines else (set(), set())
+                if found is None:
+                    return None
+                rows |= found[0]
+                if graph == _CHANGED_GRAPH:
+                    quads |= _real(found[1], added)
+            if not rows:
+                continue
+            near = gathered(store, keys, rows, set(scratch))
+            if near is None:
+                return None
+            here = {line.encode() for line in near}
+            made |= constructed(rule, b"".join(sorted(here | added)))
+            if removed:
+                then |= constructed(rule, b"".join(sorted((here - added) | removed)))
+    finally:
+        for graph in scratch:
+            store.clear_graph(NamedNode(graph))
+    taken = then - made
+    if not taken:
+        return set(), made, quads
+    store.load(_in_graph(taken, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
+    try:
+        if any(read.changed_by(store, _CHANGED_GRAPH) for read in reads):
             return None
-        fresh = {q for q in made - new if not _holds_line(old.nq, q)}
-        if not fresh:
-            break
-        new |= fresh
-        store.load(b"".join(sorted(fresh)), format=RdfFormat.N_QUADS, lenient=True)
-    else:
-        _remove(store, new)
-        return None
-    # read only now: when a rule turns out not to be simple, sliced_inferred reads it instead
-    last = last_slice(previous.snapshot, previous.validated)
-    if last is None:
-        _remove(store, new)
-        return None
-    say(f"the rules inferred {counted(len(new), 'new triple')} from what the edit added")
-    nq = _with_lines(old.nq, new)
-    chunk = spliced(old, nq, set(), new) if new else old
+    finally:
+        store.clear_graph(NamedNode(_CHANGED_GRAPH))
+    for rule, keys in ruled:  # does a solution the edit did not change make it still?
+        rows = set()
+        for quad in parse(b"".join(sorted(taken)), format=RdfFormat.N_QUADS):
+            for known in keys.producing(quad):
+                widened = keys.widened(store, known)
+                if widened is None:
+                    return None
+                rows.update(widened)
+        if rows:
+            near = gathered(store, keys, rows, set())
+            if near is None:
+                return None
+            made |= constructed(rule, "".join(sorted(near)).encode())
+    return taken - made, made, quads
+
+
+def _real(quads: set[str], added: set[bytes]) -> set[bytes]:
+    """Quads of solutions (N-Quads lines) as they are in the store: those of the graph of added
+    quads (_CHANGED_GRAPH) are the added quads of their triples; those of the inferred graph and
+    of the removed quads are left out (the slice has neither)."""
+    skip = tuple(f" <{g}> .\n".encode() for g in (C.INFERRED_GRAPH, _REMOVED_GRAPH))
+    scratch = f" <{_CHANGED_GRAPH}> .\n"
+    triples: dict[bytes, list[bytes]] = {}
+    for line in added:
+        triples.setdefault(line[: line.rindex(b" <")], []).append(line)
+    out: set[bytes] = set()
+    for quad in quads:
+        if quad.endswith(scratch):
+            out.update(triples.get(quad[: -len(scratch)].encode(), []))
+        else:
+            out.add(quad.encode())
+    return {line for line in out if not line.endswith(skip)}
+
+
+def _keyed_result(
+    store: Store,
+    changes: Changes,
+    old: Chunk,
+    gone: set[bytes],
+    new: set[bytes],
+    last: bytes,
+    grown: set[bytes],
+    removed: set[bytes],
+    previous: Previous,
+    say: Say,
+    asked: Asked | None,
+) -> tuple[Chunk, bytes]:
+    """The end of keyed_inferred: the new inferred graph (the store holds it) and the slice to
+    keep; asked, if given, is called as sliced_inferred calls it."""
+    say(
+        f"the rules, run where the edit is, inferred {counted(len(new), 'new triple')} "
+        f"and took back {counted(len(gone), 'triple')}"
+    )
+    nq = _edited(old.nq, gone, new)
+    chunk = spliced(old, nq, gone, new) if gone or new else old
     if chunk is None:
         chunk = make_chunk(C.INFERRED_GRAPH, nq)
     _CHANGES.clear()
-    _CHANGES[(old.digest, chunk.digest)] = (set(), new)
-    more = {line for line in grown if not _holds_line(last, line)}
-    kept = _slice_file(_with_lines(last, more), previous.validated)
+    _CHANGES[(old.digest, chunk.digest)] = (gone, new)
+    kept = _edited(
+        last,
+        {line for line in removed if _holds_line(last, line)},
+        {line for line in grown - removed if not _holds_line(last, line)},
+    )
     if asked is not None:
+        scratch = NamedNode(_CHANGED_GRAPH)
         store.load(changes.quads, format=RdfFormat.N_QUADS, lenient=True)
-        store.load(_in_graph(new, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
+        store.load(_in_graph(gone | new, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
         try:
             asked(store, _CHANGED_GRAPH)
         finally:
             store.clear_graph(scratch)
-    return chunk, kept
-
-
-def _applied_at(
-    store: Store, rule: Rule, rows: list[dict[str, Term]], made: set[bytes]
-) -> set[bytes] | None:
-    """made, with what a simple rule constructs at these rows (graph.rules.apply_at); None if
-    pyoxigraph cannot read the rule (running the rules over their slice says so)."""
-    from graph.rules import apply_at
-
-    try:
-        return made | apply_at(store, rule, rows)
-    except SyntaxError:
-        return None
+    return chunk, _slice_file(kept, previous.validated)
 
 
 def _remove(store: Store, lines: set[bytes]) -> None:
@@ -564,14 +677,25 @@ def _holds_line(nq: bytes, line: bytes) -> bool:
     return nq.startswith(line, first_line(nq, line))
 
 
-def _with_lines(nq: bytes, lines: set[bytes]) -> bytes:
-    """Sorted N-Quads with more lines (none of them there yet), still sorted."""
-    pieces, at = [], 0
-    for line in sorted(lines):
-        where = first_line(nq, line)
-        pieces += [nq[at:where], line]
-        at = where
-    pieces.append(nq[at:])
+def _edited(nq: bytes, gone: set[bytes], new: set[bytes]) -> bytes:
+    """Sorted N-Quads without the lines gone (all of them there) and with the lines new (none of
+    them there), still sorted; in one pass over views of the old bytes (two passes, each
+    copying 20 MB, took 0.1 s at 100,000 claims)."""
+    view = memoryview(nq)
+    places = sorted(
+        [(first_line(nq, line), 0, line) for line in new]
+        + [(first_line(nq, line), 1, line) for line in gone]
+    )  # (a line goes in before one that goes out at the same place)
+    pieces: list[bytes | memoryview] = []
+    at = 0
+    for where, out, line in places:
+        pieces.append(view[at:where])
+        if out:
+            at = where + len(line)
+        else:
+            pieces.append(line)
+            at = where
+    pieces.append(view[at:])
     return b"".join(pieces)
 
 

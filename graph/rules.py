@@ -210,32 +210,7 @@ class Reads:
     asks: list[Ask] | None
     blocks: tuple[Block, ...] | None = None  # (None: not known, the rule cannot be sliced)
     paths: frozenset[str] | None = frozenset()  # what its property paths name (None: anything)
-    simple: bool = False  # one block, with FILTERs and BINDs: see rows
-
-    def rows(self, store: Store, graph: str) -> list[dict[str, Term]] | None:
-        """The values of the block's variables in every solution of the rule's block that takes
-        a triple of this named graph (the rest from the store), each solution once; [] if none
-        does. None: they cannot be told apart from the rest this way (the rule is not simple, a
-        triple has a predicate one of its paths names, or there are more than a few).
-
-        A simple rule's WHERE is one block of triple patterns (and paths), its FILTERs and
-        BINDs, so each of its solutions binds every variable of the block: the rule's solutions
-        that take one of those triples are those it has with the variables bound to a row."""
-        if self.asks is None:
-            return None
-        try:
-            if not self.simple:
-                return None if self.changed_by(store, graph) else []
-            found: dict[tuple[tuple[str, str], ...], dict[str, Term]] = {}
-            for ask in self.asks:
-                rows = ask.solutions(store, graph)
-                if rows is None or (rows and ask.path):
-                    return None
-                for row in rows:
-                    found.setdefault(tuple(sorted((k, str(v)) for k, v in row.items())), row)
-        except SyntaxError:
-            return None
-        return list(found.values()) if len(found) <= _FEW else None
+    keys: Keys | None = None  # how its solutions are found where an edit is (None: they are not)
 
     def changed_by(self, store: Store, graph: str) -> bool:
         """Whether the triples in this named graph of the store can change the rule's result."""
@@ -291,12 +266,67 @@ class Block:
 
     def through(self, store: Store, graph: str, skip: set[str]) -> set[str]:
         """The quads (N-Quads lines) of the block's solutions in the store in which a pattern
-        matches in this named graph, but those in the graphs skip names (IRIs).
+        matches in this named graph, but those in the graphs skip names (IRIs)."""
+        skipped = {f"<{g}>" for g in skip}
+        return {q for row in self.solutions(store, graph) for q in self.quads(row, skipped)}
+
+    def valued(
+        self, store: Store, names: tuple[str, ...], table: set[tuple[str, ...]]
+    ) -> Iterator[Any]:
+        """The block's solutions (of query()) in the store with these values of some of its
+        variables (names; table, the rows of their values, in N-Triples).
+
+        Asked in two steps: the matches, with those values, of the pattern that has the fewest
+        of them among those that name one of the variables; then the rest of the block joined
+        to them by their values (if they are few). Asked in one query, the engine may begin
+        with a pattern that matches thousands of quads: 40 ms a block at 100,000 claims, where
+        the two steps take a few. Where every such pattern has many matches, the block is asked
+        once for each row, the values bound (substitutions): the engine then plans the query
+        around them (40 ms to 5 ms for a bottleneck's mappings to an action line)."""
+        cells = " ".join("(" + " ".join(r) + ")" for r in sorted(table))
+        values = f"VALUES ({' '.join(f'?{n}' for n in names)}) {{ {cells} }}"
+        graphs = [f"?_g{j}" for j in range(len(self.patterns))]
+        best: tuple[list[str], list[list[Any]]] | None = None
+        for i, pattern in enumerate(self.patterns):
+            if not any(f"?{n}" in pattern for n in names):
+                continue
+            found = store.query(
+                f"SELECT DISTINCT * WHERE {{ {values} GRAPH ?_g{i} {{ {' '.join(pattern)} }} }} "
+                f"LIMIT {_FEW + 1}",
+                use_default_graph_as_union=True,
+            )
+            assert isinstance(found, QuerySolutions)
+            variables = [v.value for v in found.variables]
+            rows = [[row[v] for v in variables] for row in found]
+            if best is None or len(rows) < len(best[1]):
+                best = (variables, rows)
+        if best is not None and not best[1]:
+            return
+        if best is not None and len(best[1]) <= _FEW:
+            variables, rows = best
+            if not any(isinstance(t, BlankNode) for r in rows for t in r):
+                cells = " ".join("(" + " ".join(str(t) for t in r) + ")" for r in rows)
+                values = f"VALUES ({' '.join(f'?{v}' for v in variables)}) {{ {cells} }}"
+        elif len(table) <= _SUBSTITUTED:  # the values bound before the engine plans the query
+            for row in sorted(table):
+                found = store.query(
+                    self.query(graphs),
+                    use_default_graph_as_union=True,
+                    substitutions={Variable(n): _term(t) for n, t in zip(names, row, strict=True)},
+                )
+                assert isinstance(found, QuerySolutions)
+                yield from found
+            return
+        found = store.query(self.query(graphs, values), use_default_graph_as_union=True)
+        assert isinstance(found, QuerySolutions)
+        yield from found
+
+    def solutions(self, store: Store, graph: str) -> Iterator[Any]:
+        """The block's solutions (of query()) in the store in which a pattern matches in this
+        named graph.
 
         Asked in two steps, as Reads.changed_by asks: a pattern's matches in the graph first,
         then the rest of the block joined to them by their values (if they are few)."""
-        skipped = {f"<{g}>" for g in skip}
-        out: set[str] = set()
         graphs = [f"?_g{j}" for j in range(len(self.patterns))]
         for i, pattern in enumerate(self.patterns):
             found = store.query(
@@ -319,9 +349,7 @@ class Block:
                 values += f" VALUES ({' '.join(f'?{n}' for n in names)}) {{ {table} }}"
             solutions = store.query(self.query(graphs, values), use_default_graph_as_union=True)
             assert isinstance(solutions, QuerySolutions)
-            for row in solutions:
-                out.update(self.quads(row, skipped))
-        return out
+            yield from solutions
 
 
 def slice_of(store: Store, reads: list[Reads], leave: str) -> bytes | None:
@@ -372,20 +400,6 @@ def slice_update(store: Store, reads: list[Reads], graphs: list[str], leave: str
     return "".join(sorted(lines)).encode()
 
 
-def slice_growth(store: Store, reads: list[Reads], graph: str, leave: str) -> bytes | None:
-    """The quads of every block's solution that takes a quad of this named graph, from the
-    graphs but that one and leave: what a slice of the store (slice_of) made before those quads
-    were added to it (the store holds them in that graph and in their own) lacks, if none has a
-    predicate a property path names. None if a rule cannot be sliced."""
-    parts = _sliceable(reads)
-    if parts is None:
-        return None
-    lines: set[str] = set()
-    for block in parts[0]:
-        lines |= block.through(store, graph, {graph, leave})
-    return "".join(sorted(lines)).encode()
-
-
 def _sliceable(reads: list[Reads]) -> tuple[list[Block], list[str]] | None:
     """The blocks and the predicates of paths of the rules, if every one can be sliced."""
     blocks: set[Block] = set()
@@ -414,28 +428,6 @@ class Ask:
     pattern: str
     rest: str = ""
     path: bool = False  # a predicate a property path names (?_s <p> ?_o): no condition else
-
-    def solutions(self, store: Store, graph: str) -> list[dict[str, Term]] | None:
-        """The values of the block's variables (blank nodes of the rule aside) in its
-        solutions in which the pattern matches in the graph; None if there are more than a few.
-        Asked in two steps, as holds asks."""
-        names, rows = self._matches(store, graph)
-        if not rows:
-            return []
-        if len(rows) > _FEW or any(isinstance(t, BlankNode) for r in rows for t in r):
-            return None
-        where = self.rest
-        if names:
-            lines = " ".join("(" + " ".join(str(t) for t in r) + ")" for r in rows)
-            where = f"VALUES ({' '.join(f'?{n}' for n in names)}) {{ {lines} }} {self.rest}"
-        solutions = store.query(
-            f"SELECT DISTINCT * WHERE {{ {where} }} LIMIT {_FEW + 1}",
-            use_default_graph_as_union=True,
-        )
-        assert isinstance(solutions, QuerySolutions)
-        variables = [v.value for v in solutions.variables if not v.value.startswith("_b")]
-        out = [{v: t for v in variables if (t := row[v]) is not None} for row in solutions]
-        return out if len(out) <= _FEW else None
 
     def _matches(self, store: Store, graph: str) -> tuple[list[str], list[list[Any]]]:
         """The pattern's variables and their values in its matches in the graph (a few more
@@ -481,7 +473,7 @@ def _reads(query: str) -> Reads:
     for triples, allowed, conditions in _walk(
         {k: v for k, v in algebra.items() if k != "template"}, {}, []
     ):
-        blocks.add(_block(triples, allowed, conditions))
+        blocks.add(_block(triples, allowed, conditions)[0])
         for _s, p, _o in triples:
             named = _path(p) if _is_path(p) else frozenset()
             paths = None if named is None or paths is None else paths | named
@@ -510,25 +502,8 @@ def _reads(query: str) -> Reads:
         list(dict.fromkeys(asks)),
         tuple(sorted(b for b in blocks if b.patterns)),
         None if paths is None else frozenset(paths),
-        _simple(algebra),
+        _keys(algebra),
     )
-
-
-def _simple(algebra: Any) -> bool:
-    """Whether a CONSTRUCT's WHERE is one block of triple patterns (paths among them), under
-    FILTERs and BINDs that read no data (no EXISTS: NOT EXISTS can lose a solution to a new
-    quad, and a rule run only where quads are new must only gain), and its template has no blank
-    node (a rule run once per row must make the same triples as a rule run once: Reads.rows)."""
-    from rdflib import BNode
-
-    if any(isinstance(t, BNode) for triple in algebra.get("template") or [] for t in triple):
-        return False
-    node = _part(algebra, "p")
-    while getattr(node, "name", None) in {"Project", "Filter", "Extend"}:
-        if _reads_data(_part(node, "expr")):
-            return False
-        node = _part(node, "p")
-    return getattr(node, "name", None) == "BGP"
 
 
 def _reads_data(expr: Any) -> bool:
@@ -542,26 +517,272 @@ def _reads_data(expr: Any) -> bool:
     return False
 
 
-def apply_at(store: Store, rule: Rule, rows: list[dict[str, Term]]) -> set[bytes]:
-    """What a simple rule (see Reads.rows) constructs from its solutions with the variables
-    bound to one of the rows, as N-Quads lines in the inferred graph."""
-    graph = f" <{C.INFERRED_GRAPH}> .".encode()
-    header = C.sparql_prefixes()
-    out: set[bytes] = set()
-    for row in rows:
-        result = store.query(
-            header + rule.query,
-            use_default_graph_as_union=True,
-            substitutions={Variable(name): term for name, term in row.items()},
-        )
-        assert isinstance(result, QueryTriples)
-        triples = result.serialize(format=RdfFormat.N_TRIPLES) or b""
-        out.update(line.removesuffix(b" .") + graph + b"\n" for line in triples.splitlines())
-    return out
+# --- Where an edit is: a rule run over the solutions it can change ------------------------------
+
+Row = frozenset[tuple[str, str]]  # values of some of a rule's variables: (name, term in N-Triples)
 
 
-def _block(triples: list[Any], allowed: dict[str, frozenset[str]], conditions: list[Any]) -> Block:
-    """A block of _walk as a Block: its patterns but paths, its VALUES and FILTERs."""
+@dataclass(frozen=True)
+class Part:
+    """A block of triple patterns of a rule (see _block), and the rule's variables its solutions
+    show at the top of the rule, each with its name in the block: (the rule's, the block's). A
+    variable of a sub-select that the sub-select does not project is the sub-select's own."""
+
+    block: Block
+    shown: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Keys:
+    """How a rule's solutions are found by the values of its variables, so that the rule can be
+    run over only the quads of the solutions an edit can change (see gathered).
+
+    A rule has Keys if its WHERE clause only joins, unites, filters, binds and projects blocks
+    of triple patterns (sub-selects among them, with DISTINCT), reads no data in a FILTER or a
+    BIND (no EXISTS), and its template has no blank node. Such a rule is monotone: more quads
+    only give it more solutions. And a block's variable that its sub-selects project up to the
+    top is, in every solution of the rule that takes one of the block's solutions, what it is
+    there; so the rule's solutions with given values of such variables take only the block's
+    solutions with those values, which a query with them as its VALUES finds quickly.
+    """
+
+    parts: tuple[Part, ...]
+    certain: frozenset[str]  # the variables every solution binds
+    template: tuple[tuple[str, str, str], ...]  # terms in N-Triples, variables as ?name
+    paths: frozenset[str]  # the predicates its property paths name
+
+    @property
+    def shown(self) -> frozenset[str]:
+        """The variables a block shows at the top: those a solution can be found by."""
+        return frozenset(name for part in self.parts for name, _ in part.shown)
+
+    def rows(self, store: Store, graph: str) -> tuple[set[Row], set[str]] | None:
+        """The values of the shown variables in every solution of the rule that takes a quad of
+        this named graph, and the quads of the blocks' solutions that take one (N-Quads lines,
+        those of the graph as they are there); None if a block with such a solution shows none
+        of its variables."""
+        rows: set[Row] = set()
+        quads: set[str] = set()
+        for part in self.parts:
+            for solution in part.block.solutions(store, graph):
+                if not part.shown:
+                    return None
+                rows.add(frozenset((name, str(solution[b])) for name, b in part.shown))
+                quads.update(part.block.quads(solution, set()))
+        return rows, quads
+
+    def producing(self, quad: Quad) -> list[dict[str, str]]:
+        """The values of the template's variables that make the triple of a quad, one for each
+        template triple that can make it."""
+        terms = (str(quad.subject), str(quad.predicate), str(quad.object))
+        out = []
+        for triple in self.template:
+            found: dict[str, str] = {}
+            for want, have in zip(triple, terms, strict=True):
+                if not want.startswith("?"):
+                    if want != have:
+                        break
+                elif found.setdefault(want[1:], have) != have:
+                    break
+            else:
+                out.append(found)
+        return out
+
+    def widened(self, store: Store, known: dict[str, str]) -> list[Row] | None:
+        """Rows of the shown variables that every solution making what known names must have,
+        if it is a solution of the store's inferred graph's last build: known, and the values
+        the inferred graph gives a certain variable as the object of a template triple whose
+        subject and predicate known names (the solution made that triple too, so it is there).
+        None if there are more than a few."""
+        shown = self.shown
+        values = {name: {term} for name, term in known.items() if name in shown}
+        graph = NamedNode(C.INFERRED_GRAPH)
+        for s, p, o in self.template:
+            name = o[1:]
+            if not o.startswith("?") or name in known or name not in self.certain & shown:
+                continue
+            subject, predicate = (known.get(t[1:], "") if t.startswith("?") else t for t in (s, p))
+            if not subject.startswith("<") or not predicate.startswith("<"):
+                continue  # (a blank node cannot be asked for by name)
+            found = store.quads_for_pattern(
+                NamedNode(subject[1:-1]), NamedNode(predicate[1:-1]), None, graph
+            )
+            terms = {str(quad.object) for quad in found}
+            values[name] = values[name] & terms if name in values else terms
+            if not values[name]:
+                return []
+        rows: list[Row] = [frozenset()]
+        for name, terms in sorted(values.items()):
+            rows = [row | {(name, term)} for row in rows for term in sorted(terms)]
+            if len(rows) > _WIDE:
+                return None
+        return rows
+
+
+def _term(text: str) -> Term:
+    """A term in N-Triples as a pyoxigraph term."""
+    quad = next(iter(parse(f"<urn:s> <urn:p> {text} .".encode(), format=RdfFormat.N_TRIPLES)))
+    return quad.object
+
+
+def _queryable(*terms: str) -> bool:
+    """Whether terms (in N-Triples) can be written into a query as they are (a blank node would
+    be a variable there)."""
+    return not any(t.startswith("_:") for t in terms)
+
+
+def gathered(store: Store, keys: Keys, rows: set[Row], skip: set[str]) -> set[str] | None:
+    """The quads (N-Quads lines) of every block's solution in the store that a solution of the
+    rule with the values of one of the rows can take, and every quad of a predicate that a
+    property path of the rule names; but those of the graphs skip names (IRIs). None if a block
+    shows none of a row's variables (all its solutions would be needed), a row has a blank node
+    (no query can name it), or a path names too many quads.
+
+    The rule infers from these quads all it infers from its solutions with those values, and
+    nothing it does not infer from the whole store (it is monotone: see Keys)."""
+    skipped = {f"<{g}>" for g in skip}
+    rows = {row for row in rows if not any(other < row for other in rows)}  # (the others hold it)
+    asked: set[tuple[Block, tuple[str, ...], frozenset[tuple[str, ...]]]] = set()
+    lines: set[str] = set()
+    for part in keys.parts:
+        tables: dict[tuple[str, ...], set[tuple[str, ...]]] = {}
+        for row in rows:
+            values = dict(row)
+            cols = [(b, values[name]) for name, b in part.shown if name in values]
+            if not cols or not _queryable(*(t for _, t in cols)):
+                return None
+            tables.setdefault(tuple(b for b, _ in cols), set()).add(tuple(t for _, t in cols))
+        for names, table in sorted(tables.items()):
+            question = (part.block, names, frozenset(table))
+            if question in asked:  # (a block that two parts share, with the same values)
+                continue
+            asked.add(question)
+            for solution in part.block.valued(store, names, table):
+                lines.update(part.block.quads(solution, skipped))
+    for iri in sorted(keys.paths):
+        quads = list(store.quads_for_pattern(None, NamedNode(iri), None, None))
+        if len(quads) > _MANY:
+            return None
+        lines.update(_lines(iter(quads), skipped))
+    return lines
+
+
+_WIDE = 500  # rows Keys.widened gives at most
+_SUBSTITUTED = 20  # rows of values a block is asked about one by one (see Block.valued)
+_MANY = 50_000  # quads of a predicate a path names, that a rule run where an edit is reads
+
+
+def constructed(rule: Rule, quads: bytes) -> set[bytes]:
+    """What a rule constructs from these quads alone (N-Quads), as N-Quads lines of the
+    inferred graph."""
+    store = Store()
+    store.load(quads, format=RdfFormat.N_QUADS, lenient=True)
+    result = store.query(C.sparql_prefixes() + rule.query, use_default_graph_as_union=True)
+    assert isinstance(result, QueryTriples)
+    triples = result.serialize(format=RdfFormat.N_TRIPLES) or b""
+    del result
+    ending = f" <{C.INFERRED_GRAPH}> .\n".encode()
+    return set(triples.replace(b" .\n", ending).splitlines(keepends=True))
+
+
+def _keys(algebra: Any) -> Keys | None:
+    """A rule's Keys, if it has them (see Keys)."""
+    from rdflib import BNode
+
+    template = algebra.get("template") or []
+    if any(isinstance(t, BNode) for triple in template for t in triple):
+        return None
+    parts: list[Part] = []
+    paths: set[str] = set()
+    certain = _certain(_part(algebra, "p"), None, {}, [], parts, paths)
+    if certain is None:
+        return None
+    return Keys(
+        tuple(dict.fromkeys(parts)),
+        certain,
+        tuple((_template_term(s), _template_term(p), _template_term(o)) for s, p, o in template),
+        frozenset(paths),
+    )
+
+
+def _certain(
+    node: Any,
+    shown: frozenset[str] | None,
+    allowed: dict[str, frozenset[str]],
+    conditions: list[Any],
+    parts: list[Part],
+    paths: set[str],
+) -> frozenset[str] | None:
+    """The variables every solution of an algebra node binds; the node's blocks go into parts
+    (with what VALUES and FILTERs allow them, as in _walk, and the variables shown at the top:
+    shown, or all if None), the predicates its paths name into paths. None if the node is not
+    of the kinds a rule with Keys has."""
+    name = getattr(node, "name", None)
+    if name == "BGP":
+        triples = list(node.get("triples") or [])
+        for _s, p, _o in triples:
+            if _is_path(p):
+                named = _path(p)
+                if named is None:
+                    return None
+                paths |= named
+        block, names = _block(triples, allowed, conditions)
+        variables = frozenset(str(x) for t in triples for x in t if _is_var(x))
+        visible = variables if shown is None else variables & shown
+        if block.patterns:
+            parts.append(Part(block, tuple(sorted((v, names[v]) for v in visible if v in names))))
+        return variables
+    if name in {"Filter", "Extend"}:
+        if _reads_data(_part(node, "expr")):
+            return None
+        inner = _part(node, "p")
+        if name == "Filter" and getattr(inner, "name", None) in {"BGP", "Join"}:
+            more = [*conditions, *_conjuncts(_part(node, "expr"))]
+            return _certain(inner, shown, allowed, more, parts, paths)
+        return _certain(inner, shown, {}, [], parts, paths)
+    if name in {"ToMultiSet", "Distinct", "Reduced", "OrderBy"}:
+        return _certain(_part(node, "p"), shown, {}, [], parts, paths)
+    if name == "Project":
+        projected = frozenset(str(v) for v in _part(node, "PV", []))
+        inner = projected if shown is None else projected & shown
+        found = _certain(_part(node, "p"), inner, {}, [], parts, paths)
+        return None if found is None else found & projected
+    if name == "Join":
+        operands = _joined(node)
+        here = dict(allowed)
+        for operand in operands:
+            for var, values in _values(operand).items():
+                here[var] = here[var] & values if var in here else values
+        bound: frozenset[str] = frozenset()
+        for operand in operands:
+            more = conditions if getattr(operand, "name", None) == "BGP" else []
+            found = _certain(operand, shown, here, more, parts, paths)
+            if found is None:
+                return None
+            bound |= found
+        return bound
+    if name == "Union":
+        left = _certain(_part(node, "p1"), shown, {}, [], parts, paths)
+        right = _certain(_part(node, "p2"), shown, {}, [], parts, paths)
+        return None if left is None or right is None else left & right
+    if name == "values":
+        return frozenset(_values(node))
+    return None
+
+
+def _template_term(term: Any) -> str:
+    """A term of a rule's template in N-Triples as pyoxigraph writes it (a variable as ?name)."""
+    if _is_var(term):
+        return f"?{term}"
+    text = _n3(term)
+    return text if text.startswith("<") else str(_term(text))
+
+
+def _block(
+    triples: list[Any], allowed: dict[str, frozenset[str]], conditions: list[Any]
+) -> tuple[Block, dict[str, str]]:
+    """A block of _walk as a Block: its patterns but paths, its VALUES and FILTERs; and the
+    names it gives the rule's variables."""
     patterns = [t for t in triples if not _is_path(t[1])]
     names: dict[str, str] = {}
     for t in patterns:
@@ -580,7 +801,8 @@ def _block(triples: list[Any], allowed: dict[str, frozenset[str]], conditions: l
         for var, terms in sorted(allowed.items())
     )
     filters = " ".join(f"FILTER({text})" for text in _filters(conditions, bound, names))
-    return Block(tuple((name(s), name(p), name(o)) for s, p, o in patterns), f"{values} {filters}")
+    block = Block(tuple((name(s), name(p), name(o)) for s, p, o in patterns), f"{values} {filters}")
+    return block, names
 
 
 def _walk(

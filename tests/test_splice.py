@@ -112,3 +112,21 @@ def test_without_the_other_formats_or_with_nothing_left_it_is_made_whole() -> No
     old = make_chunk(G, b"".join(before), every_format=False)
     assert spliced(old, old.nq, set(), set()) is None
     assert spliced(make_chunk(G, b"".join(before)), b"", before, set()) is None
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_lines_taken_out_and_put_in_in_one_pass_keep_the_lines_sorted(seed: int) -> None:
+    """graph.rebuild._edited: what sorting the lines again gives, at both ends and where a line
+    goes in just before one that goes out."""
+    from graph.rebuild import _edited
+
+    rng = random.Random(seed)
+    names = subjects(30)
+    before = corpus(rng, names)
+    after = {x for x in before if rng.random() > 0.2} | corpus(rng, rng.sample(names, 5))
+    if seed % 2:  # the first and the last lines go, and lines before them come
+        ends = sorted(before)
+        after = (after - {ends[0], ends[-1]}) | {b"<a:> <a:> <a:> .\n", b"<z:> <z:> <z:> .\n"}
+    old = b"".join(sorted(before))
+    made = _edited(old, before - after, after - before)
+    assert made == b"".join(sorted(after))
