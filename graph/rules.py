@@ -2,10 +2,11 @@
 
 Rules are SPARQL CONSTRUCT queries run over the union of all graphs until nothing new appears;
 what they construct goes into the inferred graph. What each rule reads (Reads) tells which rules
-an edit or a round can change, and which part of the graph the rules read (slice_of): after an
-edit they read, a build runs them over that part only. The rules themselves are described as dkg:Rule
-nodes (label, description, query) in the ontology graph, so a derived claim's prov:wasGeneratedBy
-leads to the rule's text.
+an edit or a round can change; how its solutions are found by the values of its variables (Keys)
+lets a build run it over the quads of the solutions an edit changes only (gathered); and which
+part of the graph the rules read (slice_of) lets it run them over that part, where they cannot.
+The rules themselves are described as dkg:Rule nodes (label, description, query) in the ontology
+graph, so a derived claim's prov:wasGeneratedBy leads to the rule's text.
 """
 
 from __future__ import annotations
@@ -556,20 +557,16 @@ class Keys:
         """The variables a block shows at the top: those a solution can be found by."""
         return frozenset(name for part in self.parts for name, _ in part.shown)
 
-    def rows(self, store: Store, graph: str) -> tuple[set[Row], set[str]] | None:
+    def rows(self, store: Store, graph: str) -> set[Row] | None:
         """The values of the shown variables in every solution of the rule that takes a quad of
-        this named graph, and the quads of the blocks' solutions that take one (N-Quads lines,
-        those of the graph as they are there); None if a block with such a solution shows none
-        of its variables."""
+        this named graph; None if a block with such a solution shows none of its variables."""
         rows: set[Row] = set()
-        quads: set[str] = set()
         for part in self.parts:
             for solution in part.block.solutions(store, graph):
                 if not part.shown:
                     return None
                 rows.add(frozenset((name, str(solution[b])) for name, b in part.shown))
-                quads.update(part.block.quads(solution, set()))
-        return rows, quads
+        return rows
 
     def producing(self, quad: Quad) -> list[dict[str, str]]:
         """The values of the template's variables that make the triple of a quad, one for each

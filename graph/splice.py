@@ -81,7 +81,8 @@ class _Body:
 
     def __init__(self, data: bytes, start: int, end: int, sep: bytes):
         self.data, self.start, self.end, self.sep = data, start, end, sep
-        self.parts: list[bytes] = []  # whole blocks, as they will be joined by sep
+        self.view = memoryview(data)  # (the old ranges are taken as views, copied once: joined)
+        self.parts: list[bytes | memoryview] = []  # whole blocks, as they will be joined by sep
         self.at = start  # where the old blocks not yet taken begin
 
     def put(self, new: bytes, block: bytes | None, replace: bool) -> bool:
@@ -91,7 +92,7 @@ class _Body:
         if at is None:
             return False
         if at > self.at:  # the old blocks between, without the separator that follows them
-            self.parts.append(self.data[self.at : at - len(self.sep) if at < self.end else at])
+            self.parts.append(self.view[self.at : at - len(self.sep) if at < self.end else at])
         if new:
             self.parts.append(new)
         if replace and block is not None:
@@ -119,8 +120,14 @@ class _Body:
         return None
 
     def joined(self) -> bytes:
-        """The body with every change made."""
+        """The body with every change made, in one copy (the formats of the inferred graph are
+        40 MB at 100,000 claims)."""
         if self.at < self.end:
-            self.parts.append(self.data[self.at : self.end])
-        inner = self.sep.join(part for part in self.parts if part)
-        return self.data[: self.start] + inner + self.data[self.end :]
+            self.parts.append(self.view[self.at : self.end])
+        pieces: list[bytes | memoryview] = [self.view[: self.start]]
+        for part in (part for part in self.parts if len(part)):
+            if len(pieces) > 1:
+                pieces.append(self.sep)
+            pieces.append(part)
+        pieces.append(self.view[self.end :])
+        return b"".join(pieces)
