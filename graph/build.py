@@ -734,9 +734,13 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
             nonlocal kept
             if writer is not None:
                 inferred_ready.set_result(inferred)
-                if writer.old is None or writer.old.digest != inferred.digest:
-                    # (else it came from there) in a thread: 0.2 s of a rebuild at 100,000 claims
-                    kept = _in_background(lambda: cache.put("graphs", inferred.digest, inferred))
+                if writer.old is None or writer.old.digest != inferred.digest:  # (else it is)
+                    if writer.process is not None:  # which reads it from the cache next
+                        cache.put("graphs", inferred.digest, inferred)
+                    else:  # in a thread: 0.2 s of a rebuild at 100,000 claims
+                        kept = _in_background(
+                            lambda: cache.put("graphs", inferred.digest, inferred)
+                        )
                 if stored:  # the store holds it already (see _on_disk)
                     writer.old = inferred
                 writer.add_inferred(inferred)
