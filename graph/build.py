@@ -652,8 +652,6 @@ def build(root: Path, out: Path, progress: Progress | None = None) -> tuple[Comp
         pruned = _in_background(work) if work is not None else lambda: None
         cache = Cache(out / CACHE_DIRNAME)
         previous = previous_snapshot(out)
-        if previous is not None and C.INFERRED_GRAPH in previous.graphs:
-            cache.read_ahead(previous.graphs[C.INFERRED_GRAPH])
         kept: Callable[[], None] = _nothing  # the inferred graph put in the cache (start_files)
         writer: StoreWriter | None = None
         written: Callable[[], tuple[dict[str, str], Pieces]] | None = None

@@ -26,7 +26,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -255,40 +254,15 @@ class Cache:
         self.folder = folder
         self.writable = writable and folder is not None
         self._graphs: dict[str, Chunk] = {}
-        self._coming: dict[str, Future[Any]] = {}  # graphs being read ahead (read_ahead)
 
     def _path(self, kind: str, key: str) -> Path | None:
         return self.folder / kind / key[:2] / f"{key}.pkl" if self.folder else None
-
-    def read_ahead(self, key: str) -> None:
-        """Begin reading a graph's entry in a thread, for a get to take later: the last inferred
-        graph is read while the project is (0.07 s of a rebuild at 100,000 claims)."""
-        if key in self._coming or key in self._graphs or self.folder is None:
-            return
-        coming: Future[Any] = Future()
-        self._coming[key] = coming
-
-        def read() -> None:
-            try:
-                coming.set_result(self._read("graphs", key))
-            except BaseException:  # (an interrupt): the entry is only read again
-                coming.set_result(None)
-
-        threading.Thread(target=read, name="dkg-read-ahead", daemon=True).start()
 
     def get(self, kind: str, key: str) -> Any:
         """The entry, or None if absent or unreadable (a killed build, another version). The
         graphs read are remembered for the build (the inferred graph is asked for thrice)."""
         if kind == "graphs" and key in self._graphs:
             return self._graphs[key]
-        coming = self._coming.pop(key, None) if kind == "graphs" else None
-        value = coming.result() if coming is not None else self._read(kind, key)
-        if kind == "graphs" and value is not None:
-            self._graphs = {key: value}  # the last one only: they can be large
-        return value
-
-    def _read(self, kind: str, key: str) -> Any:
-        """An entry from its file, or None (see get)."""
         path = self._path(kind, key)
         if path is None:
             return None
@@ -300,6 +274,8 @@ class Cache:
         shape = _SHAPES.get(kind)
         if shape is not None and not shape(value):
             return None  # a readable entry of another shape too
+        if kind == "graphs":
+            self._graphs = {key: value}  # the last one only: they can be large
         return value
 
     def put(self, kind: str, key: str, value: Any) -> None:
