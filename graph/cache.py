@@ -768,7 +768,7 @@ def read_project(
     on_known, if given, is told early (before the registry and the changed files are read) the
     last build's units of the files whose bytes did not change, by graph: what the build will
     most likely make of them, though not certainly (the registry, say, may have changed); and
-    whether that is every file (then nothing is likely to change)."""
+    whether that is every file, the registry too (then nothing is likely to change)."""
     from graph.errors import display_path
     from graph.ontology import load_ontology
     from graph.rules import describe_rules, load_rules
@@ -786,7 +786,10 @@ def read_project(
     yamls = {rel: digests(root / rel) for rel in rels}
     if on_known is not None:  # what is likely to come out as it did
         known = {u.graph: u for rel, u in index.items() if u.graph and yamls.get(rel) == u.yaml}
-        on_known(known, len(known) == len(rels) == len(index))
+        registry = reg_path.is_file() and cache.has(  # (the same bytes were read before)
+            "parsed", sha(display_path(reg_path, root), digests(reg_path), "registry")
+        )
+        on_known(known, len(known) == len(rels) == len(index) and registry)
     say("reading the entity registry")
     registry_keys: dict[str, str] = {}
     changed = sum(1 for rel in rels if rel not in index or index[rel].yaml != yamls[rel])
