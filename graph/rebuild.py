@@ -481,9 +481,9 @@ def keyed_inferred(
 
     1. What goes (_overdeleted): everything a solution that took a removed quad made, before the
        edit, and then, round by round, everything a solution that took one of those made;
-    2. what comes back (_rederived): of that, what a solution over the rest still makes. Such a
-       solution is one of the last build's, and it made everything else its template makes too,
-       so the inferred graph tells the values of its keys (Keys.widened);
+    2. what comes back (_producers, _made): of that, what a solution over the rest still makes.
+       Such a solution is one of the last build's, and it made everything else its template
+       makes too, so the inferred graph tells the values of its keys (Keys.widened);
     3. what comes (_grown): what the solutions that take an added quad, or one that came back,
        make, round by round until a round makes nothing new.
 
@@ -562,29 +562,18 @@ def _overdeleted(
     took a removed quad, or a line found so; None if that cannot be told here. The store holds
     the new graphs and the last inferred graph: the solutions before the edit are found with the
     removed quads in a graph of their own and run over without the added ones."""
-    from graph.rules import MAX_ROUNDS, constructed, gathered
+    from graph.rules import MAX_ROUNDS
 
     gone: set[bytes] = set()
     frontier = removed
     for _ in range(MAX_ROUNDS):
         if not frontier:
             return gone
-        store.load(_in_graph(frontier, _REMOVED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
-        made: set[bytes] = set()
-        try:
-            for rule, keys in ruled:
-                rows = keys.rows(store, _REMOVED_GRAPH)
-                if rows is None:
-                    return None
-                if not rows:
-                    continue
-                near = gathered(store, keys, rows, {_REMOVED_GRAPH})
-                if near is None:
-                    return None
-                before = {line.encode() for line in near} - added | removed
-                made |= constructed(rule, b"".join(sorted(before)))
-        finally:
-            store.clear_graph(NamedNode(_REMOVED_GRAPH))
+        made = _made_where(
+            store, ruled, frontier, _REMOVED_GRAPH, lambda near: near - added | removed
+        )
+        if made is None:
+            return None
         frontier = {q for q in made - gone if _holds_line(nq, q)}
         gone |= frontier
     return None
@@ -629,23 +618,38 @@ def _made(store: Store, ruled: list[tuple[Rule, Keys]], rows: list[set[Row]]) ->
 def _grown(store: Store, ruled: list[tuple[Rule, Keys]], fresh: set[bytes]) -> set[bytes] | None:
     """One round of what comes (keyed_inferred): what the rules make from their solutions in the
     store that take one of the fresh quads (which it holds); None if that cannot be told here."""
+    return _made_where(store, ruled, fresh, _CHANGED_GRAPH, lambda near: near | fresh)
+
+
+def _made_where(
+    store: Store,
+    ruled: list[tuple[Rule, Keys]],
+    quads: set[bytes],
+    graph: str,
+    state: Callable[[set[bytes]], set[bytes]],
+) -> set[bytes] | None:
+    """What the rules make from their solutions that take one of these quads, held for the
+    asking in this named graph of the store: each rule is run over the quads of its blocks'
+    solutions with their keys' values (graph.rules.gathered), as state makes them (those of the
+    store before the edit, or after it); None if that cannot be told here."""
     from graph.rules import constructed, gathered
 
-    store.load(_in_graph(fresh, _CHANGED_GRAPH), format=RdfFormat.N_QUADS, lenient=True)
+    store.load(_in_graph(quads, graph), format=RdfFormat.N_QUADS, lenient=True)
     made: set[bytes] = set()
     try:
         for rule, keys in ruled:
-            rows = keys.rows(store, _CHANGED_GRAPH)
+            rows = keys.rows(store, graph)
             if rows is None:
                 return None
             if not rows:
                 continue
-            near = gathered(store, keys, rows, {_CHANGED_GRAPH})
+            near = gathered(store, keys, rows, {graph})
             if near is None:
                 return None
-            made |= constructed(rule, b"".join(sorted({q.encode() for q in near} | fresh)))
+            here = state({line.encode() for line in near})
+            made |= constructed(rule, b"".join(sorted(here)))
     finally:
-        store.clear_graph(NamedNode(_CHANGED_GRAPH))
+        store.clear_graph(NamedNode(graph))
     return made
 
 

@@ -291,14 +291,7 @@ class Block:
         for i, pattern in enumerate(self.patterns):
             if not any(f"?{n}" in pattern for n in names):
                 continue
-            found = store.query(
-                f"SELECT DISTINCT * WHERE {{ {values} GRAPH ?_g{i} {{ {' '.join(pattern)} }} }} "
-                f"LIMIT {_FEW + 1}",
-                use_default_graph_as_union=True,
-            )
-            assert isinstance(found, QuerySolutions)
-            variables = [v.value for v in found.variables]
-            rows = [[row[v] for v in variables] for row in found]
+            variables, rows = _matching(store, f"{values} GRAPH ?_g{i} {{ {' '.join(pattern)} }}")
             if best is None or len(rows) < len(best[1]):
                 best = (variables, rows)
         if best is not None and not best[1]:
@@ -330,14 +323,7 @@ class Block:
         then the rest of the block joined to them by their values (if they are few)."""
         graphs = [f"?_g{j}" for j in range(len(self.patterns))]
         for i, pattern in enumerate(self.patterns):
-            found = store.query(
-                f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {' '.join(pattern)} }} }} "
-                f"LIMIT {_FEW + 1}",
-                use_default_graph_as_union=True,
-            )
-            assert isinstance(found, QuerySolutions)
-            names = [v.value for v in found.variables]
-            rows = [[row[n] for n in names] for row in found]
+            names, rows = _matching(store, f"GRAPH <{graph}> {{ {' '.join(pattern)} }}")
             if not rows:
                 continue
             values = f"VALUES ?_g{i} {{ <{graph}> }}"
@@ -433,13 +419,7 @@ class Ask:
     def _matches(self, store: Store, graph: str) -> tuple[list[str], list[list[Any]]]:
         """The pattern's variables and their values in its matches in the graph (a few more
         than _FEW at most: more are joined to the rest of the block in one query)."""
-        found = store.query(
-            f"SELECT DISTINCT * WHERE {{ GRAPH <{graph}> {{ {self.pattern} }} }} LIMIT {_FEW + 1}",
-            use_default_graph_as_union=True,
-        )
-        assert isinstance(found, QuerySolutions)
-        names = [v.value for v in found.variables]
-        return names, [[row[n] for n in names] for row in found]
+        return _matching(store, f"GRAPH <{graph}> {{ {self.pattern} }}")
 
     def holds(self, store: Store, graph: str) -> bool:
         names, rows = self._matches(store, graph)
@@ -457,6 +437,17 @@ class Ask:
 
 
 _FEW = 500  # matches of a pattern that are joined to the rest of its block by their values
+
+
+def _matching(store: Store, where: str) -> tuple[list[str], list[list[Any]]]:
+    """The variables of a WHERE clause (a pattern, in a graph) and their values in its
+    solutions, a few more than _FEW at most."""
+    found = store.query(
+        f"SELECT DISTINCT * WHERE {{ {where} }} LIMIT {_FEW + 1}", use_default_graph_as_union=True
+    )
+    assert isinstance(found, QuerySolutions)
+    names = [v.value for v in found.variables]
+    return names, [[row[n] for n in names] for row in found]
 
 
 @cache
