@@ -286,7 +286,7 @@ def _on_disk(
             "no rule reads what changed: the inferred graph is the last build's, and so is its store"
         )
         return kept, previous.snapshot / C.RULES_SLICE
-    keyed = keyed_inferred(project, store, rules, previous, changes, say, asked)
+    keyed = keyed_inferred(project, store, rules, changes, say, asked)
     if keyed is not None:
         return keyed
     return sliced_inferred(project, store, rules, previous, changes, say, asked)

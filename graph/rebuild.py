@@ -306,8 +306,14 @@ class Changes:
     """What changed since the previous snapshot, when only extraction files did (changes_since)."""
 
     inferred: Chunk  # the previous snapshot's inferred graph
-    quads: bytes  # the quads added or removed (see _changed_quads)
+    removed: set[bytes]  # the N-Quads lines of the graphs that differ, gone from them
+    added: set[bytes]  # and new in them
     graphs: set[str]  # the named graphs that differ
+
+    @property
+    def quads(self) -> bytes:
+        """The quads added or removed, as N-Quads in a graph of their own (_CHANGED_GRAPH)."""
+        return _in_graph(self.removed | self.added, _CHANGED_GRAPH)
 
 
 def changes_since(project: Project, previous: Previous | None) -> Changes | None:
@@ -322,8 +328,15 @@ def changes_since(project: Project, previous: Previous | None) -> Changes | None
         return None
     if project.context != previous.validated:
         return None
-    delta = _changed_quads(project, previous, changed)
-    return None if delta is None else Changes(old, delta, changed)
+    removed: set[bytes] = set()
+    added: set[bytes] = set()
+    for graph in sorted(changed):
+        versions = graph_versions(project, previous, graph)
+        if versions is None:
+            return None  # (an old version is no longer at hand)
+        removed |= versions[0] - versions[1]
+        added |= versions[1] - versions[0]
+    return Changes(old, removed, added, changed)
 
 
 def kept_inferred(
@@ -460,7 +473,6 @@ def keyed_inferred(
     project: Project,
     store: Store,
     rules: list[Rule],
-    previous: Previous,
     changes: Changes,
     say: Say,
     asked: Asked | None = None,
@@ -491,14 +503,7 @@ def keyed_inferred(
     this way, against 2 s over their slice."""
     from graph.rules import MAX_ROUNDS
 
-    removed: set[bytes] = set()
-    added: set[bytes] = set()
-    for graph in sorted(changes.graphs):
-        versions = graph_versions(project, previous, graph)
-        if versions is None:
-            return None  # (an old version not at hand)
-        removed |= versions[0] - versions[1]
-        added |= versions[1] - versions[0]
+    removed, added = changes.removed, changes.added
     keys = [rule_reads(project, rule).keys for rule in rules]
     ruled = [(rule, k) for rule, k in zip(rules, keys, strict=True) if k is not None]
     if len(ruled) < len(rules):
@@ -757,18 +762,6 @@ def _in_graph(lines: set[bytes], graph: str) -> bytes:
     """N-Quads lines moved to another graph, sorted."""
     suffix = f" <{graph}> .\n".encode()
     return b"".join(line[: line.rindex(b" <")] + suffix for line in sorted(lines))
-
-
-def _changed_quads(project: Project, previous: Previous, changed: set[str]) -> bytes | None:
-    """The quads in the old or the new version of the changed graphs but not in both, as N-Quads
-    in a graph of their own; None if an old version is no longer at hand."""
-    out: set[bytes] = set()
-    for graph in changed:
-        versions = graph_versions(project, previous, graph)
-        if versions is None:
-            return None
-        out |= versions[0] ^ versions[1]
-    return _in_graph(out, _CHANGED_GRAPH)
 
 
 _VERSIONS: dict[tuple[str, str, str, str | None], tuple[set[bytes], set[bytes]] | None] = {}
